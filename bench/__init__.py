@@ -1,0 +1,1 @@
+"""Benchmarks for nps-bot: survey intake against a minimal floor server."""

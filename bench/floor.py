@@ -1,0 +1,136 @@
+"""The floor: the least a correct survey intake can do, to measure the real server against.
+
+One Starlette route verifies the Standard Webhooks signature, inserts the raw body as one row
+and commits before answering 202. The database work runs inline on the event loop over a single
+connection, so requests are written one at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+import uvicorn
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+TABLE = "floor_response"
+CREATE_TABLE = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} (response_id TEXT PRIMARY KEY, body TEXT NOT NULL)"
+)
+INSERT_SQLITE = f"INSERT INTO {TABLE} (response_id, body) VALUES (?, ?) ON CONFLICT DO NOTHING"
+INSERT_POSTGRES = f"INSERT INTO {TABLE} (response_id, body) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+
+Insert = Callable[[str, str], None]
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file path in a `sqlite:///path` URL, or None for any other URL."""
+    return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
+
+
+def psycopg_conninfo(url: str) -> str:
+    """A psycopg connection string from a SQLAlchemy-style PostgreSQL URL."""
+    scheme, rest = url.split("://", 1)
+    if not scheme.startswith("postgresql"):
+        raise ValueError("database URL must start with sqlite:/// or postgresql")
+    return "postgresql://" + rest
+
+
+def open_sqlite(path: str) -> tuple[Insert, Callable[[], None]]:
+    """A durable insert over one SQLite connection in WAL mode with full sync."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(CREATE_TABLE)
+    conn.commit()
+
+    def insert(response_id: str, body: str) -> None:
+        conn.execute(INSERT_SQLITE, (response_id, body))
+        conn.commit()
+
+    return insert, conn.close
+
+
+def open_postgres(url: str) -> tuple[Insert, Callable[[], None]]:
+    """A durable insert over one synchronous psycopg connection, committed per row."""
+    conn = psycopg.connect(psycopg_conninfo(url), connect_timeout=10)
+    conn.execute(CREATE_TABLE)
+    conn.commit()
+
+    def insert(response_id: str, body: str) -> None:
+        conn.execute(INSERT_POSTGRES, (response_id, body))
+        conn.commit()
+
+    return insert, conn.close
+
+
+def build_app(database_url: str, secret: str) -> Starlette:
+    """The floor app, storing into `database_url` and verifying with `secret`."""
+    webhook = Webhook(secret)
+    state: dict[str, Insert] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        path = sqlite_path(database_url)
+        insert, close = open_sqlite(path) if path else open_postgres(database_url)
+        state["insert"] = insert
+        try:
+            yield
+        finally:
+            close()
+
+    async def survey(request: Request) -> Response:
+        body = await request.body()
+        try:
+            payload: Any = webhook.verify(body, dict(request.headers))
+        except (WebhookVerificationError, ValueError):
+            return JSONResponse({"error": "invalid signature"}, status_code=401)
+        response_id = payload.get("response_id") if isinstance(payload, dict) else None
+        if not isinstance(response_id, str) or not response_id:
+            return JSONResponse({"error": "response_id missing"}, status_code=422)
+        state["insert"](response_id, body.decode())
+        return JSONResponse({"response_id": response_id}, status_code=202)
+
+    async def healthz(_request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    routes = [
+        Route("/webhooks/survey", survey, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the floor with the same uvicorn settings as the app."""
+    parser = argparse.ArgumentParser(prog="python -m bench.floor", description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--db", required=True, help="sqlite:///PATH or postgresql://...")
+    args = parser.parse_args(argv)
+    secret = os.environ.get("SURVEY_WEBHOOK_SECRET")
+    if not secret:
+        parser.error("SURVEY_WEBHOOK_SECRET must be set")
+    uvicorn.run(
+        build_app(args.db, secret),
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,480 @@
+"""Survey intake benchmark: the real server against a minimal floor, under the same signed load.
+
+Run as `python -m bench.intake`; see bench/README.md for what it measures and the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import math
+import os
+import secrets
+import shlex
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from bench.floor import TABLE as FLOOR_TABLE
+from bench.floor import psycopg_conninfo
+from bench.load import LoadResult, build_bodies, run_load, sign_all
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/nps_bench"
+APP_TABLE = "survey_response"
+WARMUP_REQUESTS = 200
+HEALTH_TIMEOUT_S = 30.0
+STOP_GRACE_S = 5.0
+SETTLE_S = 5.0
+TARGET_RATIO = 0.8
+TARGET_P99_MS = 100.0
+SURVEY_PATH = "/webhooks/survey"
+
+
+class BenchError(RuntimeError):
+    """A target could not be benchmarked; the message says why."""
+
+
+class Deadline:
+    """The time left for the whole benchmark."""
+
+    def __init__(self, seconds: float) -> None:
+        self.ends = time.monotonic() + seconds
+
+    def left(self, cap: float | None = None) -> float:
+        """Seconds left, at most `cap`; TimeoutError once none are."""
+        left = self.ends - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the benchmark ran out of time (--timeout)")
+        return left if cap is None else min(left, cap)
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where a target stores responses: a SQLAlchemy-style URL and its backend."""
+
+    backend: str
+    url: str
+
+    def count_stored(self, table: str, prefix: str) -> tuple[int, int] | None:
+        """Rows and distinct response_ids starting with `prefix`; None if `table` is missing."""
+        query = (
+            f"SELECT count(*), count(DISTINCT response_id) FROM {table} "
+            "WHERE substr(response_id, 1, {n}) = {p}"
+        )
+        if self.backend == "sqlite":
+            path = self.url.removeprefix("sqlite:///")
+            if not Path(path).exists():
+                return None
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+            try:
+                row = conn.execute(query.format(n=len(prefix), p="?"), (prefix,)).fetchone()
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):
+                    return None
+                raise
+            finally:
+                conn.close()
+        else:
+            with psycopg.connect(psycopg_conninfo(self.url), connect_timeout=5) as conn:
+                try:
+                    row = conn.execute(query.format(n=len(prefix), p="%s"), (prefix,)).fetchone()
+                except psycopg.errors.UndefinedTable:
+                    return None
+        assert row is not None
+        return int(row[0]), int(row[1])
+
+
+def reset_postgres(url: str) -> None:
+    """Create the benchmark database if missing, then empty its public schema."""
+    parts = urlsplit(psycopg_conninfo(url))
+    name = parts.path.lstrip("/")
+    if "bench" not in name:
+        raise BenchError(f"refusing to drop the schema of database {name!r}: not a bench database")
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with psycopg.connect(psycopg_conninfo(url), autocommit=True, connect_timeout=5) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signum)
+
+
+@contextmanager
+def server_process(
+    command: list[str], env: dict[str, str], cwd: Path, log_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `command` in its own process group; on exit SIGTERM it, then SIGKILL after 5 s."""
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            command,
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield proc
+        finally:
+            _signal_group(proc, signal.SIGTERM)
+            with suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=STOP_GRACE_S)
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait(timeout=STOP_GRACE_S)
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    """The last lines of a server log, indented."""
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return "\n".join("    " + line for line in text.splitlines()[-lines:]) or "    (empty)"
+
+
+def wait_healthy(
+    proc: subprocess.Popen[bytes], base_url: str, log_path: Path, deadline: Deadline
+) -> None:
+    """Poll `GET /healthz` until it answers 200; BenchError if the server exits or stalls."""
+    ends = time.monotonic() + deadline.left(HEALTH_TIMEOUT_S)
+    while time.monotonic() < ends:
+        if proc.poll() is not None:
+            raise BenchError(f"exited with code {proc.returncode}:\n{log_tail(log_path)}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/healthz", timeout=1) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    raise BenchError(f"/healthz did not answer 200 in time:\n{log_tail(log_path)}")
+
+
+@dataclass
+class TargetResult:
+    """What one target did under load."""
+
+    name: str
+    load: LoadResult | None = None
+    expected: int = 0
+    stored: tuple[int, int] | None = None
+    slack_posts: int | None = None
+    error: str | None = None
+
+    def figures(self) -> dict[str, Any]:
+        """The result as plain data for `--json`."""
+        out: dict[str, Any] = {"target": self.name, "error": self.error}
+        if self.load is not None:
+            out |= {
+                "requests": self.load.requests,
+                "elapsed_s": round(self.load.elapsed_s, 3),
+                "throughput_rps": round(self.load.throughput, 1),
+                "p50_ms": round(self.load.percentile(50), 2),
+                "p90_ms": round(self.load.percentile(90), 2),
+                "p99_ms": round(self.load.percentile(99), 2),
+                "max_ms": round(max(self.load.latencies_ms, default=math.nan), 2),
+                "statuses": dict(self.load.statuses),
+                "non_2xx": self.load.non_2xx,
+            }
+        if self.stored is not None:
+            out |= {"stored_rows": self.stored[0], "stored_distinct": self.stored[1]}
+        if self.slack_posts is not None:
+            out["slack_posts"] = self.slack_posts
+        return out
+
+
+def wait_stored(
+    db: Database, table: str, prefix: str, expected: int, deadline: Deadline
+) -> tuple[int, int] | None:
+    """Count stored rows, waiting up to a few seconds for writes that land after the reply."""
+    ends = time.monotonic() + deadline.left(SETTLE_S)
+    while True:
+        stored = db.count_stored(table, prefix)
+        if stored is None or stored[0] >= expected or time.monotonic() >= ends:
+            return stored
+        time.sleep(0.2)
+
+
+def load_fake_slack() -> tuple[Callable[[], AbstractContextManager[Any]], str]:
+    """The project's fake Slack if importable, else the stand-in in this package."""
+    try:
+        from tests.fake_slack import FakeSlack
+
+        return FakeSlack, "tests.fake_slack"
+    except ImportError:
+        from bench.fake_slack import StandInSlack
+
+        return StandInSlack, "bench.fake_slack (stand-in)"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A server to benchmark: how to start it and where it stores responses."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    cwd: Path
+    port: int
+    db: Database
+    table: str
+
+
+def run_target(
+    target: Target,
+    args: argparse.Namespace,
+    secret: str,
+    workdir: Path,
+    deadline: Deadline,
+    slack: Any = None,
+) -> TargetResult:
+    """Start one server, warm it up, load it, count what it stored, and stop it."""
+    name, db = target.name, target.db
+    result = TargetResult(name, expected=args.requests)
+    if db.backend == "postgres":
+        reset_postgres(db.url)
+    run = secrets.token_hex(4)
+    warm_bodies = build_bodies(f"{run}w", WARMUP_REQUESTS)
+    bodies = build_bodies(run, args.requests)
+    base_url = f"http://127.0.0.1:{target.port}"
+    log_path = workdir / f"{name}.log"
+    try:
+        with server_process(target.command, target.env, target.cwd, log_path) as proc:
+            wait_healthy(proc, base_url, log_path, deadline)
+            url = base_url + SURVEY_PATH
+            warm = sign_all(secret, f"{run}w", warm_bodies)
+            run_load(url, warm, args.concurrency, deadline.left())
+            measured = sign_all(secret, run, bodies)
+            result.load = run_load(url, measured, args.concurrency, deadline.left())
+            prefix = f"bench-{run}-"
+            result.stored = wait_stored(db, target.table, prefix, args.requests, deadline)
+            if slack is not None and hasattr(slack, "calls_to"):
+                result.slack_posts = len(slack.calls_to("chat.postMessage"))
+            if proc.poll() is not None:
+                raise BenchError(f"exited during the run:\n{log_tail(log_path)}")
+    except BenchError as exc:
+        result.error = str(exc)
+    return result
+
+
+def base_env(secret: str, database_url: str, port: int) -> dict[str, str]:
+    """The server environment; empty values mask any `.env` setting of the same name."""
+    env = dict(os.environ)
+    env |= {
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "DATABASE_URL": database_url,
+        "SURVEY_WEBHOOK_SECRET": secret,
+        "SLACK_BOT_TOKEN": "xoxb-bench",
+        "SLACK_SIGNING_SECRET": "bench-signing-secret",
+        "SLACK_APP_TOKEN": "",
+        "NPS_BOT_CONFIG": "",
+        "LOG_LEVEL": "warning",
+        "PYTHONUNBUFFERED": "1",
+    }
+    return env
+
+
+def target_line(result: TargetResult) -> str:
+    """One line of figures for a target."""
+    if result.load is None:
+        return f"{result.name:<6} FAILED: {result.error}"
+    load = result.load
+    non_2xx = ", ".join(f"{k}: {v}" for k, v in load.non_2xx.items()) or "none"
+    line = (
+        f"{result.name:<6} {load.requests} req  {load.throughput:8.1f} req/s  "
+        f"p50 {load.percentile(50):6.1f}  p90 {load.percentile(90):6.1f}  "
+        f"p99 {load.percentile(99):6.1f}  max {max(load.latencies_ms):6.1f} ms  "
+        f"non-2xx: {non_2xx}"
+    )
+    if result.error:
+        line += f"\n       error: {result.error}"
+    return line
+
+
+def stored_line(result: TargetResult) -> str:
+    """How many of the run's responses the target stored, so lost or doubled writes show."""
+    if result.stored is None:
+        return f"{result.name:<6} stored: n/a"
+    rows, distinct = result.stored
+    line = f"{result.name:<6} stored: {distinct} distinct response_ids in {rows} rows"
+    line += f" (sent {result.expected})"
+    if result.slack_posts is not None:
+        line += f"; fake Slack got {result.slack_posts} chat.postMessage"
+    return line
+
+
+def verdicts(results: dict[str, TargetResult]) -> list[tuple[str, bool | None, str]]:
+    """Each target check as (label, passed or None when not applicable, detail)."""
+    checks: list[tuple[str, bool | None, str]] = []
+    floor, app = results.get("floor"), results.get("app")
+    if app is not None:
+        if app.load is None or floor is None or floor.load is None:
+            checks.append((f"app throughput >= {TARGET_RATIO} x floor", None, "n/a"))
+        else:
+            ratio = app.load.throughput / floor.load.throughput
+            checks.append(
+                (f"app throughput >= {TARGET_RATIO} x floor", ratio >= TARGET_RATIO, f"{ratio:.2f}")
+            )
+    for result in results.values():
+        name, load = result.name, result.load
+        if load is None:
+            reason = (result.error or "failed").splitlines()[0].rstrip(":")
+            checks.append((f"{name} ran", False, reason))
+            continue
+        p99 = load.percentile(99)
+        checks.append((f"{name} p99 <= {TARGET_P99_MS:.0f} ms", p99 <= TARGET_P99_MS, f"{p99:.1f}"))
+        bad = sum(load.non_2xx.values())
+        checks.append((f"{name} zero non-2xx", bad == 0, str(bad)))
+        if result.stored is None:
+            checks.append((f"{name} stored each response once", None, "n/a"))
+        else:
+            rows, distinct = result.stored
+            once = rows == distinct == result.expected
+            checks.append((f"{name} stored each response once", once, f"{distinct}/{rows}"))
+    return checks
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="python -m bench.intake", description=__doc__)
+    parser.add_argument("--requests", type=int, default=4000, help="measured requests")
+    parser.add_argument("--concurrency", type=int, default=32, help="concurrent workers")
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--only", choices=("floor", "app"), help="run one target only")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="bench database")
+    parser.add_argument(
+        "--app-command",
+        default=f"{Path(sys.executable).with_name('nps-bot')} serve",
+        help="command that serves the app (shell-style quoting)",
+    )
+    parser.add_argument("--timeout", type=float, default=300.0, help="bound on total seconds")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a check fails")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    if not 1 <= args.requests <= 1_000_000 or not 1 <= args.concurrency <= 1024:
+        parser.error("--requests must be 1..1000000 and --concurrency 1..1024")
+    if args.timeout <= 0:
+        parser.error("--timeout must be positive")
+    return args
+
+
+def _on_signal(signum: int, _frame: FrameType | None) -> None:
+    if signum == signal.SIGALRM:
+        raise TimeoutError("the benchmark ran out of time (--timeout)")
+    raise SystemExit(128 + signum)
+
+
+def benchmark(args: argparse.Namespace, deadline: Deadline, workdir: Path) -> dict[str, Any]:
+    """Run the selected targets in order, floor first, and return their results."""
+    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    results: dict[str, TargetResult] = {}
+    for name in ("floor", "app"):
+        if args.only not in (None, name):
+            continue
+        port = free_port()
+        if args.database == "sqlite":
+            filename = "floor.db" if name == "floor" else "bench.db"
+            db = Database("sqlite", f"sqlite:///{workdir / filename}")
+        else:
+            db = Database("postgres", args.postgres_url)
+        env = base_env(secret, db.url, port)
+        if name == "floor":
+            command = [sys.executable, "-m", "bench.floor", "--port", str(port), "--db", db.url]
+            target = Target(name, command, env, REPO, port, db, FLOOR_TABLE)
+            results[name] = run_target(target, args, secret, workdir, deadline)
+        else:
+            fake_slack, source = load_fake_slack()
+            print(f"fake Slack: {source}", flush=True)
+            with fake_slack() as slack:
+                env["SLACK_API_URL"] = slack.url
+                app_dir = workdir / "app"
+                app_dir.mkdir()
+                command = shlex.split(args.app_command)
+                target = Target(name, command, env, app_dir, port, db, APP_TABLE)
+                results[name] = run_target(target, args, secret, workdir, deadline, slack)
+        print(target_line(results[name]), flush=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print figures and verdicts; exit 1 on a failed check with --strict."""
+    args = parse_args(argv)
+    deadline = Deadline(args.timeout)
+    for signum in (signal.SIGTERM, signal.SIGALRM):
+        signal.signal(signum, _on_signal)
+    signal.alarm(math.ceil(args.timeout) + 10)
+    print(
+        f"intake benchmark: {args.database}, {args.requests} requests, "
+        f"concurrency {args.concurrency}, warm-up {WARMUP_REQUESTS}",
+        flush=True,
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="nps-bench-") as tmp:
+            results = benchmark(args, deadline, Path(tmp))
+            print()
+            for result in results.values():
+                print(stored_line(result))
+    except (TimeoutError, BenchError, psycopg.OperationalError) as exc:
+        print(f"benchmark aborted: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        signal.alarm(0)
+
+    floor, app = results.get("floor"), results.get("app")
+    ratio = None
+    if floor and app and floor.load and app.load and floor.load.throughput > 0:
+        ratio = app.load.throughput / floor.load.throughput
+        print(f"app/floor throughput: {ratio:.2f}")
+    checks = verdicts(results)
+    print("verdict:")
+    for label, passed, detail in checks:
+        mark = "n/a " if passed is None else "PASS" if passed else "FAIL"
+        print(f"  {mark}  {label} ({detail})")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        figures = {
+            "database": args.database,
+            "requests": args.requests,
+            "concurrency": args.concurrency,
+            "warmup": WARMUP_REQUESTS,
+            "targets": [result.figures() for result in results.values()],
+            "app_floor_ratio": None if ratio is None else round(ratio, 3),
+            "checks": [{"check": c, "passed": p, "detail": d} for c, p, d in checks],
+        }
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    failed = any(passed is False for _, passed, _ in checks)
+    return 1 if args.strict and failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,312 @@
+"""The routing policy: segments, escalation reasons, business-day deadlines and case plans."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from enum import StrEnum
+from fractions import Fraction
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays as holiday_lib
+
+from bot.rules import DAY_NAMES, Duration, EscalationStep, Routing, Rules, parse_duration
+
+CHURN_CONTACT_WITHIN = timedelta(hours=24)
+
+
+class Segment(StrEnum):
+    """The NPS group a score falls in."""
+
+    DETRACTOR = "detractor"
+    PASSIVE = "passive"
+    PROMOTER = "promoter"
+
+
+class Reason(StrEnum):
+    """Why a response needs more than the segment's standard follow-up."""
+
+    CHURN_INTENT = "churn_intent"
+    TOP_REVENUE = "top_revenue"
+    PRODUCT_COMPLAINT = "product_complaint"
+    SERVICE_COMPLAINT = "service_complaint"
+    NO_COMMENT = "no_comment"
+
+
+def segment_for(score: int) -> Segment:
+    """The segment of an NPS score: 0-6 detractor, 7-8 passive, 9-10 promoter."""
+    if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 10:
+        raise ValueError(f"{score!r} is not an NPS score (an integer 0-10)")
+    if score <= 6:
+        return Segment.DETRACTOR
+    return Segment.PASSIVE if score <= 8 else Segment.PROMOTER
+
+
+def _phrase_pattern(phrase: str) -> str:
+    return r"\s+".join(re.escape(part) for part in phrase.split())
+
+
+@dataclass(frozen=True)
+class WordMatcher:
+    """Finds any of a set of words or phrases in text, as whole words and ignoring case."""
+
+    words: tuple[str, ...]
+    _pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        phrases = sorted(
+            {p for w in self.words if (p := _phrase_pattern(w))}, key=len, reverse=True
+        )
+        alternatives = "|".join(phrases)
+        pattern = (
+            re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE) if phrases else None
+        )
+        object.__setattr__(self, "_pattern", pattern)
+
+    def matches(self, text: str) -> bool:
+        """Whether text contains one of the words or phrases."""
+        return self._pattern is not None and self._pattern.search(text) is not None
+
+
+@dataclass(frozen=True)
+class Matchers:
+    """The word matchers for churn, product and service comments."""
+
+    churn: WordMatcher
+    product: WordMatcher
+    service: WordMatcher
+
+    @classmethod
+    def from_routing(cls, routing: Routing) -> Matchers:
+        """The matchers for the routing rules' word lists."""
+        return cls(
+            churn=WordMatcher(routing.churn_words),
+            product=WordMatcher(routing.product_words),
+            service=WordMatcher(routing.service_words),
+        )
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Business days in one time zone, and deadline arithmetic over them."""
+
+    tz: tzinfo
+    business_days: frozenset[int]
+    holidays: frozenset[date]
+    holiday_calendar: str | None = None
+    _public: dict[int, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.business_days:
+            raise ValueError("a calendar needs at least one business day")
+
+    @classmethod
+    def from_rules(cls, rules: Rules) -> Calendar:
+        """The calendar the rules describe."""
+        return cls(rules.tzinfo, rules.business_days, rules.holidays, rules.holiday_calendar)
+
+    @classmethod
+    def from_policy(cls, policy: Mapping[str, Any]) -> Calendar:
+        """The calendar recorded in a case's policy snapshot."""
+        return cls(
+            ZoneInfo(policy["timezone"]),
+            frozenset(DAY_NAMES.index(name) for name in policy["business_days"]),
+            frozenset(date.fromisoformat(d) for d in policy.get("holidays", [])),
+            policy.get("holiday_calendar"),
+        )
+
+    def _is_public_holiday(self, day: date) -> bool:
+        if self.holiday_calendar is None:
+            return False
+        if day.year not in self._public:
+            self._public[day.year] = holiday_lib.country_holidays(
+                self.holiday_calendar, years=day.year
+            )
+        return day in self._public[day.year]
+
+    def is_business_day(self, day: date) -> bool:
+        """Whether day is a working day: a business weekday that is no holiday."""
+        return (
+            day.weekday() in self.business_days
+            and day not in self.holidays
+            and not self._is_public_holiday(day)
+        )
+
+    def _next_business_day(self, day: date) -> date:
+        day += timedelta(days=1)
+        while not self.is_business_day(day):
+            day += timedelta(days=1)
+        return day
+
+    def add(self, start: datetime, duration: Duration) -> datetime:
+        """The UTC instant duration after start; business days keep the local wall-clock time."""
+        if start.tzinfo is None or start.utcoffset() is None:
+            raise ValueError("start must be a timezone-aware datetime")
+        if not duration.business:
+            return start.astimezone(UTC) + duration.as_timedelta()
+        local = start.astimezone(self.tz)
+        day, wall = local.date(), local.time()
+        if not self.is_business_day(day):
+            day, wall = self._next_business_day(day), time(0)
+        for _ in range(duration.amount):
+            day = self._next_business_day(day)
+        return datetime.combine(day, wall, tzinfo=self.tz).astimezone(UTC)
+
+
+def classify(
+    score: int, comment: str | None, *, top_revenue: bool, matchers: Matchers
+) -> frozenset[Reason]:
+    """The escalation reasons for a response, following the close-the-loop matrix."""
+    segment_for(score)
+    text = (comment or "").strip()
+    reasons: set[Reason] = set()
+    if not text:
+        reasons.add(Reason.NO_COMMENT)
+    if score <= 3:
+        if text and matchers.churn.matches(text):
+            reasons.add(Reason.CHURN_INTENT)
+        if top_revenue:
+            reasons.add(Reason.TOP_REVENUE)
+    elif score <= 6 and text:
+        if matchers.product.matches(text):
+            reasons.add(Reason.PRODUCT_COMPLAINT)
+        if matchers.service.matches(text):
+            reasons.add(Reason.SERVICE_COMPLAINT)
+    return frozenset(reasons)
+
+
+def is_top_revenue(arr: float | None, *, threshold: float | None) -> bool:
+    """Whether an account's ARR reaches the top-revenue threshold."""
+    return arr is not None and threshold is not None and arr >= threshold
+
+
+def top_revenue_threshold(
+    routing: Routing, arrs_desc_at_rank: Callable[[int], float | None], known_accounts: int
+) -> float | None:
+    """The fixed ARR threshold, else the ARR at the top-share rank among known accounts."""
+    if routing.top_revenue_arr is not None:
+        return routing.top_revenue_arr
+    if known_accounts <= 0:
+        return None
+    rank = math.ceil(Fraction(repr(routing.top_revenue_share)) * known_accounts)
+    return arrs_desc_at_rank(min(max(rank, 1), known_accounts))
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An immediate notification decided at intake."""
+
+    notify: str
+    reason: Reason
+
+
+ALERT_TARGETS: tuple[tuple[Reason, str], ...] = (
+    (Reason.CHURN_INTENT, "cx_lead"),
+    (Reason.TOP_REVENUE, "vp_customer_success"),
+    (Reason.PRODUCT_COMPLAINT, "product_channel"),
+    (Reason.SERVICE_COMPLAINT, "support_lead"),
+)
+
+
+def alerts_for(reasons: Iterable[Reason]) -> tuple[Alert, ...]:
+    """The immediate alerts for a set of reasons, in a fixed order."""
+    present = set(reasons)
+    return tuple(Alert(notify, reason) for reason, notify in ALERT_TARGETS if reason in present)
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    """One rung of a case's escalation ladder."""
+
+    seq: int
+    due_at: datetime
+    notify: str
+    reassign: bool
+
+
+@dataclass(frozen=True)
+class CasePlan:
+    """Everything intake decides about a new case."""
+
+    segment: Segment
+    reasons: frozenset[Reason]
+    contact_due_at: datetime
+    resolution_due_at: datetime
+    alerts: tuple[Alert, ...]
+    steps: tuple[PlannedStep, ...]
+    suggest_email_first: bool
+    policy: dict[str, Any]
+
+
+def _step_snapshot(step: EscalationStep) -> dict[str, Any]:
+    return {"after": str(step.after), "notify": step.notify, "reassign": step.reassign}
+
+
+def policy_snapshot(rules: Rules, segment: Segment) -> dict[str, Any]:
+    """The JSON-ready rules a case keeps; only Detractors carry escalation steps."""
+    sla = rules.sla
+    steps = rules.escalation_steps if segment is Segment.DETRACTOR else ()
+    return {
+        "sla": {
+            name: str(getattr(sla, name))
+            for name in ("detractor", "passive", "promoter", "resolution", "resurvey_after")
+        },
+        "escalation_steps": [_step_snapshot(step) for step in steps],
+        "timezone": rules.timezone,
+        "business_days": [DAY_NAMES[d] for d in sorted(rules.business_days)],
+        "holidays": [d.isoformat() for d in sorted(rules.holidays)],
+        "holiday_calendar": rules.holiday_calendar,
+    }
+
+
+def _ladder(
+    steps: Iterable[tuple[Duration, str, bool]], received_at: datetime, calendar: Calendar
+) -> tuple[PlannedStep, ...]:
+    return tuple(
+        PlannedStep(seq, calendar.add(received_at, after), notify, reassign)
+        for seq, (after, notify, reassign) in enumerate(steps, start=1)
+    )
+
+
+def steps_from_policy(policy: Mapping[str, Any], received_at: datetime) -> tuple[PlannedStep, ...]:
+    """The escalation ladder recorded in a case's policy snapshot."""
+    entries = policy.get("escalation_steps") or []
+    if not entries:
+        return ()
+    steps = [
+        (parse_duration(e["after"]), e["notify"], bool(e.get("reassign", False))) for e in entries
+    ]
+    return _ladder(steps, received_at, Calendar.from_policy(policy))
+
+
+def plan_case(
+    *,
+    score: int,
+    comment: str | None,
+    received_at: datetime,
+    top_revenue: bool,
+    rules: Rules,
+    calendar: Calendar,
+    matchers: Matchers,
+) -> CasePlan:
+    """The deadlines, alerts and escalation ladder for a new response."""
+    segment = segment_for(score)
+    reasons = classify(score, comment, top_revenue=top_revenue, matchers=matchers)
+    contact_due_at = calendar.add(received_at, getattr(rules.sla, segment.value))
+    if segment is Segment.DETRACTOR and Reason.CHURN_INTENT in reasons:
+        contact_due_at = min(contact_due_at, received_at.astimezone(UTC) + CHURN_CONTACT_WITHIN)
+    steps = rules.escalation_steps if segment is Segment.DETRACTOR else ()
+    return CasePlan(
+        segment=segment,
+        reasons=reasons,
+        contact_due_at=contact_due_at,
+        resolution_due_at=calendar.add(contact_due_at, rules.sla.resolution),
+        alerts=alerts_for(reasons),
+        steps=_ladder(((s.after, s.notify, s.reassign) for s in steps), received_at, calendar),
+        suggest_email_first=Reason.NO_COMMENT in reasons,
+        policy=policy_snapshot(rules, segment),
+    )

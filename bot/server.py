@@ -1,0 +1,126 @@
+"""The application: database, intake writer, outbox, scheduler and Bolt behind one ASGI app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from apscheduler.schedulers.background import BackgroundScheduler
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
+from starlette.concurrency import run_in_threadpool
+
+from bot.intake import IntakeWriter, Router
+from bot.outbox import OutboxWorker
+from bot.rules import Rules
+from bot.settings import Settings
+from bot.slack import make_client
+from handlers.listeners import register_listeners
+from handlers.slack_events import slack_router
+from handlers.survey_webhook import survey_router
+from storage import outbox as outbox_store
+from storage.db import create_db_engine, migrate, ping
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """The long-lived parts of a running bot, shared by the HTTP routes and the listeners."""
+
+    settings: Settings
+    rules: Rules
+    engine: sa.Engine
+    client: WebClient
+    bolt: App
+    writer: IntakeWriter
+    outbox: OutboxWorker
+    scheduler: BackgroundScheduler = field(default_factory=BackgroundScheduler)
+    socket_mode: SocketModeHandler | None = None
+
+    def start(self, *, run_migrations: bool) -> None:
+        if run_migrations:
+            migrate(self.engine)
+        self.writer.start()
+        self.outbox.start()
+        tick = self.rules.scheduler.tick.as_timedelta().total_seconds()
+        self.scheduler.add_job(
+            self.outbox.wake, "interval", seconds=tick, id="outbox-sweep", max_instances=1
+        )
+        self.scheduler.start()
+        if self.settings.socket_mode:
+            self.socket_mode = SocketModeHandler(self.bolt, self.settings.slack_app_token)
+            self.socket_mode.connect()
+        log.info("bot.started %r", self.settings)
+
+    def stop(self) -> None:
+        if self.socket_mode is not None:
+            self.socket_mode.close()
+        self.scheduler.shutdown(wait=False)
+        self.writer.stop()
+        self.outbox.stop()
+        self.engine.dispose()
+        log.info("bot.stopped")
+
+
+def build_services(settings: Settings, rules: Rules) -> Services:
+    """Assemble the bot's parts from settings and rules, without starting anything."""
+    engine = create_db_engine(settings.database_url)
+    client = make_client(settings.slack_bot_token, settings.slack_api_url)
+    outbox_client = make_client(
+        settings.slack_bot_token, settings.slack_api_url, rate_limit_retries=0
+    )
+    bolt = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret or "unused-in-socket-mode",
+        token_verification_enabled=False,
+        request_verification_enabled=not settings.socket_mode,
+    )
+    register_listeners(bolt)
+    outbox = OutboxWorker(engine, outbox_client, rules)
+    writer = IntakeWriter(engine, Router(rules), on_commit=outbox.wake)
+    return Services(settings, rules, engine, client, bolt, writer, outbox)
+
+
+def create_app(services: Services, *, run_migrations: bool = True) -> FastAPI:
+    """The ASGI app; starting it starts the writer, the outbox and the scheduler."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(services.start, run_migrations=run_migrations)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(services.stop)
+
+    app = FastAPI(title="nps-bot", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.services = services
+    app.include_router(
+        survey_router(secret=services.settings.survey_webhook_secret or "", writer=services.writer)
+    )
+    if not services.settings.socket_mode:
+        app.include_router(slack_router(services.bolt))
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        if not await run_in_threadpool(ping, services.engine):
+            return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
+        counts = await run_in_threadpool(outbox_store.counts, services.engine)
+        return JSONResponse(
+            {
+                "status": "ok",
+                "database": "ok",
+                "outbox": {
+                    "pending": counts.get("pending", 0) + counts.get("sending", 0),
+                    "failed": counts.get("failed", 0),
+                },
+            }
+        )
+
+    return app

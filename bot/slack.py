@@ -1,0 +1,86 @@
+"""The one way out to Slack: a WebClient with retries for rate limits, server errors and drops."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from datetime import datetime, timedelta
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+log = logging.getLogger(__name__)
+
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+LOOKUP_TTL = timedelta(days=1)
+
+
+def make_client(token: str | None, base_url: str, *, rate_limit_retries: int = 2) -> WebClient:
+    """A WebClient that retries 429s (honouring Retry-After), 5xx answers and dropped connections.
+
+    The outbox asks for few rate-limit retries so that one throttled channel defers its own
+    message instead of holding up every other channel.
+    """
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=10,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def is_user_id(ref: str | None) -> bool:
+    return bool(ref and SLACK_USER_ID.match(ref))
+
+
+def retry_after(error: SlackApiError) -> float | None:
+    """Seconds Slack asked us to wait, when the error is a rate limit."""
+    response = error.response
+    if response is None or response.status_code != 429:
+        return None
+    value = (response.headers or {}).get("Retry-After") or (response.headers or {}).get(
+        "retry-after"
+    )
+    try:
+        return max(float(value), 1.0)
+    except (TypeError, ValueError):
+        return 30.0
+
+
+class UserDirectory:
+    """Resolves people named by email to Slack user ids through `users.lookupByEmail`, cached."""
+
+    def __init__(self, client: WebClient, cache: object) -> None:
+        self.client = client
+        self.cache = cache
+        self._lock = threading.Lock()
+
+    def resolve(self, ref: str | None, *, now: datetime) -> str | None:
+        """A Slack user id for a user id or an email; None when Slack knows no such user."""
+        if not ref:
+            return None
+        if is_user_id(ref):
+            return ref
+        email = ref.strip().lower()
+        cached = self.cache.get(email, now=now, ttl=LOOKUP_TTL)  # type: ignore[attr-defined]
+        if cached is not None:
+            return cached[0]
+        try:
+            user_id = self.client.users_lookupByEmail(email=email)["user"]["id"]
+        except SlackApiError as exc:
+            if exc.response.get("error") != "users_not_found":
+                raise
+            user_id = None
+        self.cache.put(email, user_id, now=now)  # type: ignore[attr-defined]
+        log.info("directory.lookup found=%s", user_id is not None)
+        return user_id

@@ -1,0 +1,207 @@
+"""Tables: accounts, customers, responses, follow-up cases, activity, escalation steps, outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps naive UTC text)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    """The current instant, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def _time(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=default, sa_column=sa.Column(JSONType, nullable=False))
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    CLAIMED = "claimed"
+    CONTACTED = "contacted"
+    RESOLVED = "resolved"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Account(SQLModel, table=True):
+    """A customer company; the owner is an email or a Slack user id, as the survey sent it."""
+
+    __tablename__ = "account"
+
+    id: str = Field(primary_key=True, max_length=200)
+    name: str = Field(max_length=500)
+    arr: float | None = Field(default=None, index=True)
+    owner: str | None = Field(default=None, max_length=320)
+    plan: str | None = Field(default=None, max_length=200)
+    renewal_date: date | None = None
+    created_at: datetime = _time()
+    updated_at: datetime = _time()
+
+
+class Customer(SQLModel, table=True):
+    """A person who answers surveys, within one account."""
+
+    __tablename__ = "customer"
+
+    id: str = Field(primary_key=True, max_length=200)
+    account_id: str = Field(foreign_key="account.id", index=True, max_length=200)
+    name: str = Field(max_length=500)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=100)
+    created_at: datetime = _time()
+    updated_at: datetime = _time()
+
+
+class SurveyResponse(SQLModel, table=True):
+    """One NPS answer as received; `response_id` is the platform's idempotency key."""
+
+    __tablename__ = "survey_response"
+
+    id: int | None = Field(default=None, primary_key=True)
+    response_id: str = Field(unique=True, max_length=200)
+    webhook_id: str | None = Field(default=None, max_length=200)
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=200)
+    account_id: str = Field(foreign_key="account.id", index=True, max_length=200)
+    score: int
+    comment: str | None = Field(default=None, sa_type=sa.Text)
+    survey: str | None = Field(default=None, max_length=200)
+    submitted_at: datetime = _time()
+    received_at: datetime = _time(index=True)
+    touchpoints: list[dict[str, Any]] = _json(list)
+    resurvey_of: str | None = Field(default=None, max_length=200)
+
+
+class FollowUpCase(SQLModel, table=True):
+    """The follow-up a response calls for: owner, deadlines, state and the frozen policy."""
+
+    __tablename__ = "follow_up_case"
+    __table_args__ = (sa.Index("ix_case_status_due", "status", "contact_due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    response_id: str = Field(foreign_key="survey_response.response_id", unique=True, max_length=200)
+    account_id: str = Field(foreign_key="account.id", index=True, max_length=200)
+    customer_id: str = Field(foreign_key="customer.id", index=True, max_length=200)
+    segment: str = Field(max_length=20)
+    score: int
+    status: str = Field(default=CaseStatus.OPEN, max_length=20)
+    reasons: list[str] = _json(list)
+    suggest_email_first: bool = False
+    owner_ref: str | None = Field(default=None, max_length=320)
+    owner_user_id: str | None = Field(default=None, max_length=50)
+    received_at: datetime = _time()
+    contact_due_at: datetime = _time()
+    resolution_due_at: datetime = _time()
+    policy: dict[str, Any] = _json(dict)
+    claimed_by: str | None = Field(default=None, max_length=50)
+    claimed_at: datetime | None = _time(nullable=True)
+    first_contact_at: datetime | None = _time(nullable=True)
+    resolved_at: datetime | None = _time(nullable=True)
+    card_channel: str | None = Field(default=None, max_length=50)
+    card_ts: str | None = Field(default=None, max_length=50)
+    created_at: datetime = _time()
+    updated_at: datetime = _time()
+
+
+class Activity(SQLModel, table=True):
+    """Every state change of a case: who, what and when."""
+
+    __tablename__ = "activity"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="follow_up_case.id", index=True)
+    at: datetime = _time()
+    actor: str = Field(max_length=50)
+    action: str = Field(max_length=50)
+    detail: dict[str, Any] = _json(dict)
+
+
+class EscalationStep(SQLModel, table=True):
+    """A timed (ladder) or immediate (alert) escalation of a case, fired at most once."""
+
+    __tablename__ = "escalation_step"
+    __table_args__ = (
+        sa.UniqueConstraint("case_id", "kind", "seq", name="uq_step_case_kind_seq"),
+        sa.Index("ix_step_due_unfired", "fired_at", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="follow_up_case.id", index=True)
+    kind: str = Field(max_length=20)
+    seq: int
+    notify: str = Field(max_length=320)
+    reassign: bool = False
+    reason: str | None = Field(default=None, max_length=50)
+    due_at: datetime = _time()
+    fired_at: datetime | None = _time(nullable=True)
+    cancelled_at: datetime | None = _time(nullable=True)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A Slack delivery owed: rendered from stored state when sent, recorded once sent."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (sa.Index("ix_outbox_queue", "status", "priority", "arr", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(unique=True, max_length=200)
+    case_id: int | None = Field(default=None, foreign_key="follow_up_case.id", index=True)
+    kind: str = Field(max_length=30)
+    payload: dict[str, Any] = _json(dict)
+    priority: int = 0
+    arr: float = 0.0
+    status: str = Field(default=OutboxStatus.PENDING, max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime = _time()
+    last_error: str | None = Field(default=None, max_length=200)
+    channel: str | None = Field(default=None, max_length=50)
+    ts: str | None = Field(default=None, max_length=50)
+    created_at: datetime = _time()
+    sent_at: datetime | None = _time(nullable=True)
+
+
+class SlackUser(SQLModel, table=True):
+    """Cache of `users.lookupByEmail`: an email and the Slack user id it resolved to."""
+
+    __tablename__ = "slack_user"
+
+    email: str = Field(primary_key=True, max_length=320)
+    user_id: str | None = Field(default=None, max_length=50)
+    looked_up_at: datetime = _time()

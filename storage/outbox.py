@@ -1,0 +1,176 @@
+"""The outbox of Slack deliveries: claim in priority order, record the outcome exactly once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from storage.db import begin_immediate
+from storage.models import (
+    Account,
+    Customer,
+    FollowUpCase,
+    OutboxMessage,
+    OutboxStatus,
+    SurveyResponse,
+)
+
+OUTBOX = OutboxMessage.__table__
+CASE = FollowUpCase.__table__
+
+SENDING_LEASE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    kind: str
+    case_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+    channel: str | None
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(row.id, row.kind, row.case_id, row.payload, row.attempts, row.channel)
+
+
+def due(engine: sa.Engine, *, now: datetime, limit: int = 100) -> list[Delivery]:
+    """Pending deliveries whose time has come: Detractors first, then by ARR, then oldest."""
+    query = (
+        sa.select(OUTBOX)
+        .where(OUTBOX.c.status == OutboxStatus.PENDING, OUTBOX.c.next_attempt_at <= now)
+        .order_by(OUTBOX.c.priority, OUTBOX.c.arr.desc(), OUTBOX.c.id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [_delivery(row) for row in conn.execute(query)]
+
+
+def start_sending(engine: sa.Engine, delivery_id: int, *, channel: str, now: datetime) -> bool:
+    """Take a pending delivery for sending (compare-and-set); False if another worker has it."""
+    stmt = (
+        sa.update(OUTBOX)
+        .where(OUTBOX.c.id == delivery_id, OUTBOX.c.status == OutboxStatus.PENDING)
+        .values(
+            status=OutboxStatus.SENDING,
+            channel=channel,
+            attempts=OUTBOX.c.attempts + 1,
+            next_attempt_at=now + SENDING_LEASE,
+        )
+    )
+    with engine.connect() as conn:
+        begin_immediate(conn)
+        with conn.begin():
+            return conn.execute(stmt).rowcount == 1
+
+
+def mark_sent(
+    engine: sa.Engine, delivery: Delivery, *, channel: str, ts: str, now: datetime
+) -> None:
+    """Record a delivered message; a card's channel and ts are stored on its case."""
+    with engine.connect() as conn:
+        begin_immediate(conn)
+        with conn.begin():
+            conn.execute(
+                sa.update(OUTBOX)
+                .where(OUTBOX.c.id == delivery.id)
+                .values(status=OutboxStatus.SENT, channel=channel, ts=ts, sent_at=now)
+            )
+            if delivery.kind == "card" and delivery.case_id is not None:
+                conn.execute(
+                    sa.update(CASE)
+                    .where(CASE.c.id == delivery.case_id)
+                    .values(card_channel=channel, card_ts=ts, updated_at=now)
+                )
+
+
+def defer(engine: sa.Engine, delivery_id: int, *, until: datetime, error: str) -> None:
+    """Put a delivery back in the queue for a later attempt."""
+    _finish(engine, delivery_id, status=OutboxStatus.PENDING, next_attempt_at=until, error=error)
+
+
+def fail(engine: sa.Engine, delivery_id: int, *, error: str) -> None:
+    """Give up on a delivery Slack will never accept; it stays visible in the outbox."""
+    _finish(engine, delivery_id, status=OutboxStatus.FAILED, error=error)
+
+
+def _finish(engine: sa.Engine, delivery_id: int, *, status: str, error: str, **values: Any) -> None:
+    with engine.connect() as conn:
+        begin_immediate(conn)
+        with conn.begin():
+            conn.execute(
+                sa.update(OUTBOX)
+                .where(OUTBOX.c.id == delivery_id)
+                .values(status=status, last_error=error[:200], **values)
+            )
+
+
+def abandoned(engine: sa.Engine, *, now: datetime) -> list[Delivery]:
+    """Deliveries left mid-send by a process that stopped (their lease ran out)."""
+    query = sa.select(OUTBOX).where(
+        OUTBOX.c.status == OutboxStatus.SENDING, OUTBOX.c.next_attempt_at < now
+    )
+    with engine.connect() as conn:
+        return [_delivery(row) for row in conn.execute(query)]
+
+
+def counts(engine: sa.Engine) -> dict[str, int]:
+    """How many deliveries are in each state."""
+    query = sa.select(OUTBOX.c.status, sa.func.count()).group_by(OUTBOX.c.status)
+    with engine.connect() as conn:
+        return {status: n for status, n in conn.execute(query)}
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """Everything a card or an alert shows about a case, read in one go."""
+
+    case: FollowUpCase
+    response: SurveyResponse
+    account: Account
+    customer: Customer
+    earlier_scores: list[tuple[datetime, int]]
+
+
+def case_view(engine: sa.Engine, case_id: int) -> CaseView | None:
+    """The case with its response, account, customer and the customer's earlier scores."""
+    from sqlmodel import Session, select
+
+    with Session(engine) as session:
+        case = session.get(FollowUpCase, case_id)
+        if case is None:
+            return None
+        response = session.exec(
+            select(SurveyResponse).where(SurveyResponse.response_id == case.response_id)
+        ).one()
+        account = session.get(Account, case.account_id)
+        customer = session.get(Customer, case.customer_id)
+        earlier = session.exec(
+            select(SurveyResponse.submitted_at, SurveyResponse.score)
+            .where(
+                SurveyResponse.customer_id == case.customer_id,
+                SurveyResponse.response_id != case.response_id,
+                SurveyResponse.received_at <= response.received_at,
+            )
+            .order_by(SurveyResponse.submitted_at.desc())
+            .limit(5)
+        ).all()
+        session.expunge_all()
+    assert account is not None and customer is not None
+    return CaseView(case, response, account, customer, [(at, score) for at, score in earlier])
+
+
+def set_owner_user(engine: sa.Engine, case_id: int, user_id: str | None, *, now: datetime) -> None:
+    """Store the Slack user id the case's owner resolved to."""
+    with engine.connect() as conn:
+        begin_immediate(conn)
+        with conn.begin():
+            conn.execute(
+                sa.update(CASE)
+                .where(CASE.c.id == case_id)
+                .values(owner_user_id=user_id, updated_at=now)
+            )
