@@ -21,8 +21,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -35,6 +35,7 @@ from psycopg import sql
 from bench.floor import TABLE as FLOOR_TABLE
 from bench.floor import psycopg_conninfo
 from bench.load import LoadResult, build_bodies, run_load, sign_all
+from tests.fake_slack import FakeSlack
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/nps_bench"
@@ -224,18 +225,6 @@ def wait_stored(
         time.sleep(0.2)
 
 
-def load_fake_slack() -> tuple[Callable[[], AbstractContextManager[Any]], str]:
-    """The project's fake Slack if importable, else the stand-in in this package."""
-    try:
-        from tests.fake_slack import FakeSlack
-
-        return FakeSlack, "tests.fake_slack"
-    except ImportError:
-        from bench.fake_slack import StandInSlack
-
-        return StandInSlack, "bench.fake_slack (stand-in)"
-
-
 @dataclass(frozen=True)
 class Target:
     """A server to benchmark: how to start it and where it stores responses."""
@@ -394,6 +383,18 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+# Cards go to one default channel and alerts to three people, as in a small team's set-up.
+BENCH_RULES = """
+[people]
+default_channel = "C0BENCH"
+cx_lead = "U0CXLEAD"
+vp_customer_success = "U0VP"
+support_lead = "U0SUPPORT"
+[routing]
+product_channel = "C0PRODUCT"
+"""
+
+
 def benchmark(args: argparse.Namespace, deadline: Deadline, workdir: Path) -> dict[str, Any]:
     """Run the selected targets in order, floor first, and return their results."""
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
@@ -413,12 +414,13 @@ def benchmark(args: argparse.Namespace, deadline: Deadline, workdir: Path) -> di
             target = Target(name, command, env, REPO, port, db, FLOOR_TABLE)
             results[name] = run_target(target, args, secret, workdir, deadline)
         else:
-            fake_slack, source = load_fake_slack()
-            print(f"fake Slack: {source}", flush=True)
-            with fake_slack() as slack:
+            with FakeSlack(token="xoxb-bench") as slack:
                 env["SLACK_API_URL"] = slack.url
                 app_dir = workdir / "app"
                 app_dir.mkdir()
+                rules = app_dir / "nps-bot.toml"
+                rules.write_text(BENCH_RULES)
+                env["NPS_BOT_CONFIG"] = str(rules)
                 command = shlex.split(args.app_command)
                 target = Target(name, command, env, app_dir, port, db, APP_TABLE)
                 results[name] = run_target(target, args, secret, workdir, deadline, slack)

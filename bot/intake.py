@@ -4,11 +4,13 @@ accepted responses in groups before anyone is told they were accepted."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import re
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -26,6 +28,7 @@ from pydantic import (
     field_validator,
 )
 
+from bot.destinations import Destinations
 from bot.policy import Calendar, Matchers, Segment, is_top_revenue, plan_case, top_revenue_threshold
 from bot.rules import Rules
 from storage import intake as store
@@ -156,6 +159,7 @@ class Router:
         self.rules = rules
         self.calendar = Calendar.from_rules(rules)
         self.matchers = Matchers.from_routing(rules.routing)
+        self.destinations = Destinations(rules)
 
     def threshold(self, conn: sa.Connection) -> float | None:
         """The ARR at or above which an account counts as top revenue."""
@@ -178,8 +182,16 @@ class Router:
         steps = [
             store.StepDraft("ladder", s.seq, s.notify, s.due_at, s.reassign) for s in plan.steps
         ]
+        owner = response.account.owner
         steps += [
-            store.StepDraft("alert", i, a.notify, response.received_at, reason=a.reason.value)
+            store.StepDraft(
+                "alert",
+                i,
+                a.notify,
+                response.received_at,
+                reason=a.reason.value,
+                channel=self.destinations.known_channel(a.notify, owner),
+            )
             for i, a in enumerate(plan.alerts, start=1)
         ]
         return store.CaseDraft(
@@ -192,6 +204,7 @@ class Router:
             resolution_due_at=plan.resolution_due_at,
             policy=plan.policy,
             steps=steps,
+            card_channel=self.destinations.card_channel(owner),
         )
 
 
@@ -201,8 +214,21 @@ class Overloaded(RuntimeError):
 
 @dataclass
 class _Job:
+    """A response waiting for the writer, with whoever waits for its commit."""
+
     response: store.ResponseData
-    future: Future[store.Stored]
+    future: Future[store.Stored] | asyncio.Future[store.Stored]
+    loop: asyncio.AbstractEventLoop | None = None
+
+
+def _settle(outcomes: list[tuple[_Job, store.Stored | None, BaseException | None]]) -> None:
+    for job, result, error in outcomes:
+        if job.future.done():  # an awaiting request was cancelled (client went away)
+            continue
+        if error is not None:
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(result)  # type: ignore[arg-type]
 
 
 class IntakeWriter:
@@ -220,7 +246,7 @@ class IntakeWriter:
         *,
         max_batch: int = 200,
         max_queue: int = 20_000,
-        on_commit: Any = None,
+        on_commit: Callable[[set[str | None]], None] | None = None,
         clock: Any = None,
     ) -> None:
         self.engine = engine
@@ -247,15 +273,35 @@ class IntakeWriter:
     def submit(self, response: store.ResponseData) -> Future[store.Stored]:
         """Queue a response; the future resolves once it is committed."""
         job = _Job(response, Future())
+        self._put(job)
+        return job.future  # type: ignore[return-value]
+
+    async def store(self, response: store.ResponseData) -> store.Stored:
+        """Queue a response and wait until it is committed."""
+        loop = asyncio.get_running_loop()
+        job = _Job(response, loop.create_future(), loop)
+        self._put(job)
+        return await job.future
+
+    def _put(self, job: _Job) -> None:
         try:
             self._queue.put_nowait(job)
         except queue.Full:
             raise Overloaded("intake queue is full") from None
-        return job.future
 
-    async def store(self, response: store.ResponseData) -> store.Stored:
-        """Queue a response and wait until it is committed."""
-        return await asyncio.wrap_future(self.submit(response))
+    @staticmethod
+    def _deliver(outcomes: list[tuple[_Job, store.Stored | None, BaseException | None]]) -> None:
+        """Hand results back: one wake-up per event loop per batch, not one per request."""
+        by_loop: dict[asyncio.AbstractEventLoop | None, list] = {}
+        for outcome in outcomes:
+            by_loop.setdefault(outcome[0].loop, []).append(outcome)
+        for loop, group in by_loop.items():
+            if loop is None:
+                _settle(group)
+            else:
+                # A closed loop means nobody is waiting any more.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_settle, group)
 
     def _run(self) -> None:
         while True:
@@ -284,15 +330,15 @@ class IntakeWriter:
         except Exception:
             if len(batch) == 1:
                 log.exception("intake.write_failed response_id=%s", batch[0].response.response_id)
-                batch[0].future.set_exception(RuntimeError("could not store the response"))
+                error = RuntimeError("could not store the response")
+                self._deliver([(batch[0], None, error)])
                 return
             for job in batch:
                 self._write_isolating([job])
             return
-        for job in batch:
-            job.future.set_result(results[job.response.response_id])
+        self._deliver([(job, results[job.response.response_id], None) for job in batch])
         if self.on_commit is not None:
-            self.on_commit()
+            self.on_commit({c for result in results.values() for c in result.channels})
 
     def _write_with_retry(self, responses: list[store.ResponseData]) -> dict[str, store.Stored]:
         for attempt in range(3):
@@ -312,14 +358,11 @@ class IntakeWriter:
             with conn.begin():
                 arrs = store.upsert_accounts(conn, (r.account for r in responses), now=now)
                 store.upsert_customers(conn, (r.customer for r in responses), now=now)
-                known = store.existing_cases(conn, [r.response_id for r in responses])
-                fresh = [r for r in responses if r.response_id not in known]
-                if not fresh:
-                    return known
                 threshold = self._current_threshold(conn)
+                # Repeats are rare: drafting them too costs less than a query to find them first.
                 items = [
                     (r, self.router.draft(r, arr=arrs.get(r.account.id), threshold=threshold))
-                    for r in fresh
+                    for r in responses
                 ]
                 stored = store.insert_responses(conn, items, now=now)
         for rid, result in stored.items():
@@ -330,7 +373,7 @@ class IntakeWriter:
                     result.case_id,
                     result.segment,
                 )
-        return {**known, **stored}
+        return stored
 
     def _current_threshold(self, conn: sa.Connection) -> float | None:
         now = time.monotonic()

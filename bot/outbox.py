@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -14,8 +14,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import SectionBlock
 
 from blocks.card import alert_text, card_blocks, card_text
+from bot.destinations import Destinations, NoDestination
 from bot.rules import Rules
-from bot.slack import UserDirectory, is_user_id, retry_after
+from bot.slack import UserDirectory, retry_after
+from bot.slack_ids import is_user_id
 from storage import outbox as store
 from storage.directory import DirectoryCache
 
@@ -39,16 +41,14 @@ PERMANENT = {
 }
 
 
-class NoDestination(Exception):
-    """Nobody and no channel to send a delivery to."""
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
 class OutboxWorker:
     """A thread that drains the outbox; `run_once` does one pass and is what tests drive."""
+
+    MIN_PASS = 0.05
 
     def __init__(
         self,
@@ -62,6 +62,7 @@ class OutboxWorker:
         self.engine = engine
         self.client = client
         self.rules = rules
+        self.destinations = Destinations(rules)
         self.directory = UserDirectory(client, DirectoryCache(engine))
         self.channel_interval = channel_interval
         self.clock = clock
@@ -83,20 +84,25 @@ class OutboxWorker:
             self._thread.join(timeout)
             self._thread = None
 
-    def wake(self) -> None:
-        """Something was queued: look now rather than at the next poll."""
-        self._wake.set()
+    def wake(self, channels: Iterable[str | None] | None = None) -> None:
+        """Deliveries were queued (for these channels): look now if any of them can go now."""
+        if channels is None or any(c is None or not self._busy(c) for c in channels):
+            self._wake.set()
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
-                busy = self.run_once()
+                sent = self.run_once()
             except Exception:
                 log.exception("outbox.pass_failed")
-                busy = False
-            if not busy:
+                sent = False
+            if not sent:
                 self._wake.wait(timeout=self._idle_wait())
                 self._wake.clear()
+            # A burst of intake commits wakes the worker often; a pass at most every
+            # MIN_PASS seconds keeps it from re-reading the queue for every commit.
+            self._stop.wait(max(0.0, self.MIN_PASS - (time.monotonic() - started)))
 
     def _idle_wait(self) -> float:
         pending = [t - time.monotonic() for t in self._ready_at.values()]
@@ -110,15 +116,25 @@ class OutboxWorker:
             self.reconcile(now=now)
             self._reconciled_at = time.monotonic()
         sent = False
-        for delivery in store.due(self.engine, now=now):
+        ticking = time.monotonic()
+        busy = [channel for channel, at in self._ready_at.items() if at > ticking]
+        for delivery in store.due(self.engine, now=now, busy=busy):
             if self._stop.is_set():
                 break
             sent |= self._deliver(delivery, now=self.clock())
         return sent
 
     def _deliver(self, delivery: store.Delivery, *, now: datetime) -> bool:
+        if delivery.channel and self._busy(delivery.channel):
+            return False
         try:
-            message = self._render(delivery, now=now)
+            view = self._view(delivery)
+            channel = delivery.channel or self._destination(delivery, view, now=now)
+            if channel != delivery.channel:
+                store.bind_channel(self.engine, delivery.id, channel)
+            if self._busy(channel):
+                return False
+            message = self._render(delivery, view, channel=channel, now=now)
         except NoDestination as exc:
             store.fail(self.engine, delivery.id, error=f"no_destination: {exc}")
             log.error(
@@ -127,9 +143,6 @@ class OutboxWorker:
             return False
         except SlackApiError as exc:
             return self._handle_error(delivery, exc, now=now)
-        channel = message["channel"]
-        if self._ready_at.get(channel, 0.0) > time.monotonic():
-            return False
         if not store.start_sending(self.engine, delivery.id, channel=channel, now=now):
             return False
         self._ready_at[channel] = time.monotonic() + self.channel_interval
@@ -177,55 +190,61 @@ class OutboxWorker:
         store.defer(self.engine, delivery.id, until=now + timedelta(seconds=backoff), error=error)
         log.warning("outbox.retry id=%s error=%s in=%ss", delivery.id, error, backoff)
 
-    def _render(self, delivery: store.Delivery, *, now: datetime) -> dict:
-        if delivery.case_id is None:
-            raise NoDestination("delivery has no case")
-        view = store.case_view(self.engine, delivery.case_id)
+    def _busy(self, channel: str) -> bool:
+        """Whether a channel took a message too recently to take another now."""
+        return self._ready_at.get(channel, 0.0) > time.monotonic()
+
+    def _view(self, delivery: store.Delivery) -> store.CaseView:
+        view = store.case_view(self.engine, delivery.case_id) if delivery.case_id else None
         if view is None:
-            raise NoDestination("case no longer exists")
+            raise NoDestination("the delivery's case does not exist")
+        return view
+
+    def _destination(self, delivery: store.Delivery, view: store.CaseView, *, now: datetime) -> str:
+        """The channel (or user, for a DM) a delivery goes to."""
         if delivery.kind == "card":
-            owner = view.case.owner_user_id or self.directory.resolve(view.case.owner_ref, now=now)
-            if owner and owner != view.case.owner_user_id:
-                store.set_owner_user(self.engine, view.case.id, owner, now=now)
-                view.case.owner_user_id = owner
-            channel = self._card_channel(view.case.owner_ref, owner)
-            blocks = card_blocks(view, now=now)
-            return {"channel": channel, "text": card_text(view), "blocks": blocks}
+            owner = self._resolve_owner(view, now=now)
+            return self._card_channel(view.case.owner_ref, owner)
         if delivery.kind == "alert":
-            channel = self._alert_channel(delivery.payload.get("notify", ""), view, now=now)
-            text = alert_text(view, delivery.payload.get("reason"))
-            return {"channel": channel, "text": text, "blocks": [SectionBlock(text=text)]}
+            return self._alert_channel(delivery.payload.get("notify", ""), view, now=now)
         raise NoDestination(f"unknown delivery kind {delivery.kind}")
 
+    def _resolve_owner(self, view: store.CaseView, *, now: datetime) -> str | None:
+        """The owner's Slack user id, looked up once and stored on the case."""
+        case = view.case
+        if case.owner_user_id or not case.owner_ref:
+            return case.owner_user_id
+        owner = self.directory.resolve(case.owner_ref, now=now)
+        if owner:
+            store.set_owner_user(self.engine, case.id, owner, now=now)
+            case.owner_user_id = owner
+        return owner
+
+    def _render(
+        self, delivery: store.Delivery, view: store.CaseView, *, channel: str, now: datetime
+    ) -> dict:
+        """The chat.postMessage arguments for a delivery, from the case's current state."""
+        if delivery.kind == "card":
+            self._resolve_owner(view, now=now)
+            blocks = card_blocks(view, now=now)
+            return {"channel": channel, "text": card_text(view), "blocks": blocks}
+        text = alert_text(view, delivery.payload.get("reason"))
+        return {"channel": channel, "text": text, "blocks": [SectionBlock(text=text)]}
+
     def _card_channel(self, owner_ref: str | None, owner_id: str | None) -> str:
-        people = self.rules.people
-        for ref in (owner_ref, owner_id):
-            entry = people.owner_entry(ref) if ref else None
-            if entry and entry.channel:
-                return entry.channel
-        if people.default_channel:
-            return people.default_channel
-        if owner_id:
-            return owner_id
-        raise NoDestination("owner has no channel and no default_channel is set")
+        channel = self.destinations.card_channel(owner_ref, owner_id) or owner_id
+        if not channel:
+            raise NoDestination("owner has no channel and no default_channel is set")
+        return channel
 
     def _alert_channel(self, notify: str, view: store.CaseView, *, now: datetime) -> str:
-        people, routing = self.rules.people, self.rules.routing
-        if notify == "product_channel":
-            if routing.product_channel:
-                return routing.product_channel
-            raise NoDestination("routing.product_channel is not set")
-        if notify == "manager":
-            entry = people.owner_entry(view.case.owner_ref or "") or people.owner_entry(
-                view.case.owner_user_id or ""
-            )
-            person = entry.manager if entry else None
-        else:
-            person = getattr(people, notify, None) if notify in ROLES else notify
-        user = self.directory.resolve(person, now=now) if person else None
-        if not user:
-            raise NoDestination(f"{notify} is not configured or not in Slack")
-        return user
+        case = view.case
+        target = self.destinations.alert_target(notify, case.owner_ref, case.owner_user_id)
+        if "@" in target:
+            target = self.directory.resolve(target, now=now) or ""
+        if not target:
+            raise NoDestination(f"{notify} is not in Slack")
+        return target
 
     def reconcile(self, *, now: datetime) -> None:
         """Settle deliveries a stopped process left mid-send: found in Slack -> sent, else retry."""
@@ -266,6 +285,3 @@ class OutboxWorker:
             ):
                 return message["ts"]
         return None
-
-
-ROLES = {"cx_lead", "vp_customer_success", "support_lead"}

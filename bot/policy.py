@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from fractions import Fraction
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -143,7 +144,11 @@ class Calendar:
         return day
 
     def add(self, start: datetime, duration: Duration) -> datetime:
-        """The UTC instant duration after start; business days keep the local wall-clock time."""
+        """The UTC instant duration after start.
+
+        Business days keep the local wall-clock time, or count from 00:00 of the next business
+        day when start falls on a non-business day.
+        """
         if start.tzinfo is None or start.utcoffset() is None:
             raise ValueError("start must be a timezone-aware datetime")
         if not duration.business:
@@ -246,8 +251,12 @@ def _step_snapshot(step: EscalationStep) -> dict[str, Any]:
     return {"after": str(step.after), "notify": step.notify, "reassign": step.reassign}
 
 
+@lru_cache(maxsize=32)
 def policy_snapshot(rules: Rules, segment: Segment) -> dict[str, Any]:
-    """The JSON-ready rules a case keeps; only Detractors carry escalation steps."""
+    """The JSON-ready rules a case keeps; only Detractors carry escalation steps.
+
+    Cached per rules and segment: treat the returned mapping as read-only.
+    """
     sla = rules.sla
     steps = rules.escalation_steps if segment is Segment.DETRACTOR else ()
     return {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from datetime import datetime, timedelta
 
@@ -15,9 +14,10 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.slack_ids import is_user_id
+
 log = logging.getLogger(__name__)
 
-SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 LOOKUP_TTL = timedelta(days=1)
 
 
@@ -37,10 +37,6 @@ def make_client(token: str | None, base_url: str, *, rate_limit_retries: int = 2
             ServerErrorRetryHandler(max_retry_count=2),
         ],
     )
-
-
-def is_user_id(ref: str | None) -> bool:
-    return bool(ref and SLACK_USER_ID.match(ref))
 
 
 def retry_after(error: SlackApiError) -> float | None:

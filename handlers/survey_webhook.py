@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from bot.intake import BadPayload, IntakeWriter, NotJson, Overloaded, parse_survey, to_response_data
 
@@ -38,12 +39,13 @@ def _signature_problem(webhook: Webhook, body: bytes, request: Request) -> str |
     return None
 
 
-def survey_router(*, secret: str, writer: IntakeWriter) -> APIRouter:
-    """The survey webhook, bound to its secret and the intake writer."""
-    router = APIRouter()
+def survey_route(*, secret: str, writer: IntakeWriter) -> Route:
+    """The survey webhook, bound to its secret and the intake writer.
+
+    A plain Starlette route: the hot path skips FastAPI's dependency and serialisation layers.
+    """
     webhook = Webhook(secret)
 
-    @router.post("/webhooks/survey")
     async def survey_webhook(request: Request) -> JSONResponse:
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_BODY:
@@ -87,4 +89,4 @@ def survey_router(*, secret: str, writer: IntakeWriter) -> APIRouter:
         }
         return JSONResponse(body_out, status_code=202 if stored.created else 200)
 
-    return router
+    return Route("/webhooks/survey", survey_webhook, methods=["POST"])

@@ -12,22 +12,39 @@ from sqlmodel import Field, SQLModel
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
-    """Aware UTC datetimes on every backend (SQLite keeps naive UTC text)."""
+    """Aware UTC datetimes on every backend.
+
+    PostgreSQL stores `timestamptz`; SQLite stores fixed-width ISO text in UTC, which sorts and
+    compares correctly as text and is much cheaper to bind than SQLAlchemy's generic DATETIME.
+    """
 
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(32))
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> Any:
         if value is None:
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return self.to_sqlite(value) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+    @staticmethod
+    def to_sqlite(value: datetime) -> str:
+        """The text SQLite stores for an aware datetime."""
+        return (
+            value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        )
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
         if value is None:
             return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 

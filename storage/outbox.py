@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,16 +39,34 @@ def _delivery(row: Any) -> Delivery:
     return Delivery(row.id, row.kind, row.case_id, row.payload, row.attempts, row.channel)
 
 
-def due(engine: sa.Engine, *, now: datetime, limit: int = 100) -> list[Delivery]:
-    """Pending deliveries whose time has come: Detractors first, then by ARR, then oldest."""
+def due(
+    engine: sa.Engine, *, now: datetime, busy: Iterable[str] = (), limit: int = 100
+) -> list[Delivery]:
+    """Pending deliveries whose time has come: Detractors first, then by ARR, then oldest.
+
+    Deliveries already bound for a `busy` channel (one that may not take a message yet) wait.
+    """
     query = (
         sa.select(OUTBOX)
         .where(OUTBOX.c.status == OutboxStatus.PENDING, OUTBOX.c.next_attempt_at <= now)
         .order_by(OUTBOX.c.priority, OUTBOX.c.arr.desc(), OUTBOX.c.id)
         .limit(limit)
     )
+    busy = list(busy)
+    if busy:
+        query = query.where(sa.or_(OUTBOX.c.channel.is_(None), OUTBOX.c.channel.not_in(busy)))
     with engine.connect() as conn:
         return [_delivery(row) for row in conn.execute(query)]
+
+
+def bind_channel(engine: sa.Engine, delivery_id: int, channel: str) -> None:
+    """Remember where a delivery goes, so that pacing can skip it without rendering it."""
+    with engine.connect() as conn:
+        begin_immediate(conn)
+        with conn.begin():
+            conn.execute(
+                sa.update(OUTBOX).where(OUTBOX.c.id == delivery_id).values(channel=channel)
+            )
 
 
 def start_sending(engine: sa.Engine, delivery_id: int, *, channel: str, now: datetime) -> bool:

@@ -83,7 +83,8 @@ class Call:
 class Failure:
     """A request refused at the HTTP level instead of being passed to the method.
 
-    `reason` is what refused it: "down", "fail_next", "rate_limit_next" or "channel_rate".
+    `reason` is what refused it: "down", "fail_next", "rate_limit_next" or "channel_rate";
+    `method` is "upload" for a refused POST to a file upload URL.
     """
 
     method: str
@@ -350,6 +351,7 @@ def _text_reply(status: int, text: str) -> _Reply:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # bursts of concurrent clients must not wait on SYN retransmits
 
     def __init__(self, fake: FakeSlack) -> None:
         super().__init__(("127.0.0.1", 0), _RequestHandler)
