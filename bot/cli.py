@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from bot.rules import Rules, RulesError, load_rules, rules_to_toml
 from bot.settings import Settings, SettingsError, load_settings
@@ -30,7 +31,9 @@ def serve(args: argparse.Namespace) -> int:
 
     settings, rules = _load(serving=True)
     configure(settings.log_level)
-    app = create_app(build_services(settings, rules), run_migrations=not args.no_migrate)
+    services = build_services(settings, rules)
+    _prepare_database(services.engine, migrate=not args.no_migrate)
+    app = create_app(services, run_migrations=False)
     uvicorn.run(
         app,
         host=settings.host,
@@ -41,6 +44,22 @@ def serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=10,
     )
     return 0
+
+
+def _prepare_database(engine: Any, *, migrate: bool) -> None:
+    """Fail with one line when the database is unreachable or behind; migrate when asked."""
+    from storage.db import migrate as run_migrations
+    from storage.db import pending_migrations, ping
+
+    if not ping(engine):
+        raise SettingsError("DATABASE_URL: cannot connect to the database")
+    if migrate:
+        try:
+            run_migrations(engine)
+        except Exception as exc:
+            raise SettingsError(f"DATABASE_URL: migration failed ({type(exc).__name__})") from exc
+    elif pending_migrations(engine):
+        raise SettingsError("DATABASE_URL: schema is behind; run `nps-bot migrate`")
 
 
 def check_config(args: argparse.Namespace) -> int:

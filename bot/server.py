@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -58,17 +60,40 @@ class Services:
         self.scheduler.start()
         if self.settings.socket_mode:
             self.socket_mode = SocketModeHandler(self.bolt, self.settings.slack_app_token)
-            self.socket_mode.connect()
+            threading.Thread(target=self._connect_socket_mode, daemon=True).start()
         log.info("bot.started %r", self.settings)
+
+    def _connect_socket_mode(self) -> None:
+        """Open the Socket Mode connection, retrying while Slack is unreachable."""
+        delay = 1.0
+        while self.socket_mode is not None:
+            try:
+                self.socket_mode.connect()
+                log.info("socket_mode.connected")
+                return
+            except Exception as exc:
+                log.warning(
+                    "socket_mode.connect_failed error=%s retry_in=%ss", type(exc).__name__, delay
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 60.0)
 
     def stop(self) -> None:
         if self.socket_mode is not None:
-            self.socket_mode.close()
+            handler, self.socket_mode = self.socket_mode, None
+            handler.close()
         self.scheduler.shutdown(wait=False)
         self.writer.stop()
         self.outbox.stop()
         self.engine.dispose()
         log.info("bot.stopped")
+
+
+class _QuietTokenWarning(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN is unused when it is handed a client; that is on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "will be unused" not in record.getMessage()
 
 
 def build_services(settings: Settings, rules: Rules) -> Services:
@@ -78,6 +103,7 @@ def build_services(settings: Settings, rules: Rules) -> Services:
     outbox_client = make_client(
         settings.slack_bot_token, settings.slack_api_url, rate_limit_retries=0
     )
+    logging.getLogger("slack_bolt.App").addFilter(_QuietTokenWarning())
     bolt = App(
         client=client,
         signing_secret=settings.slack_signing_secret or "unused-in-socket-mode",
