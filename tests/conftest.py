@@ -197,3 +197,41 @@ def services_of(client: TestClient) -> Services:
 def post_survey(client: TestClient, body: dict[str, Any] | bytes, **sign_kw: Any) -> Any:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     return client.post("/webhooks/survey", content=raw, headers=sign(raw, **sign_kw))
+
+
+def slack_headers(body: str, *, secret: str = SIGNING_SECRET, at: float | None = None) -> dict:
+    """Headers Slack sends with a request, signed with the app's signing secret."""
+    from slack_sdk.signature import SignatureVerifier
+
+    timestamp = str(int(at if at is not None else time.time()))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    return {
+        "x-slack-request-timestamp": timestamp,
+        "x-slack-signature": signature,
+        "content-type": "application/x-www-form-urlencoded",
+    }
+
+
+def post_slack(client: TestClient, form: dict[str, str], **kw: Any) -> Any:
+    """POST a signed, form-encoded request to /slack/events, as Slack does."""
+    from urllib.parse import urlencode
+
+    body = urlencode(form)
+    return client.post("/slack/events", content=body, headers=slack_headers(body, **kw))
+
+
+def slash_command(text: str, *, user: str = "U0ALICE", channel: str = "C0ALICE") -> dict:
+    return {
+        "token": "legacy",
+        "team_id": "T0001",
+        "team_domain": "fake",
+        "channel_id": channel,
+        "channel_name": "cs",
+        "user_id": user,
+        "user_name": "alice",
+        "command": "/nps",
+        "text": text,
+        "api_app_id": "A0001",
+        "response_url": "https://hooks.slack.test/commands/1",
+        "trigger_id": "1.2.3",
+    }
