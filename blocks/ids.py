@@ -4,6 +4,8 @@ from enum import StrEnum
 
 
 class CardAction(StrEnum):
+    """Buttons on the case card; each button's value is the case id."""
+
     CLAIM = "case_claim"
     LOG_CONTACT = "case_log_contact"
     ROOT_CAUSE = "case_root_cause"
@@ -13,9 +15,85 @@ class CardAction(StrEnum):
 
 
 class CardBlock(StrEnum):
+    """Blocks of the case card."""
+
     HEADER = "case_header"
+    STATUS = "case_status"
     FACTS = "case_facts"
     COMMENT = "case_comment"
     ROUTING = "case_routing"
     HISTORY = "case_history"
+    SCRIPT = "case_script"
     ACTIONS = "case_actions"
+
+
+class ModalCallback(StrEnum):
+    """The callback id of each modal, as its view_submission arrives."""
+
+    LOG_CONTACT = "modal_log_contact"
+    ROOT_CAUSE = "modal_root_cause"
+    RESOLVE = "modal_resolve"
+    REASSIGN = "modal_reassign"
+
+
+class ModalBlock(StrEnum):
+    """Input block ids: the keys of `view.state.values` and of `response_action: errors`."""
+
+    CONTEXT = "modal_context"
+    CONTACT_HOW = "contact_how"
+    CONTACT_OUTCOME = "contact_outcome"
+    CONTACT_NOTES = "contact_notes"
+    NEXT_FOLLOW_UP = "next_follow_up"
+    CAUSE = "cause"
+    CAUSE_NOTES = "cause_notes"
+    ACTION_ITEMS = "action_items"
+    ESCALATION = "escalation"
+    SUMMARY = "summary"
+    SATISFIED = "satisfied"
+    RESURVEY_ON = "resurvey_on"
+    NEW_OWNER = "new_owner"
+
+
+class ModalAction(StrEnum):
+    """The action id of the one element inside each input block."""
+
+    CONTACT_HOW = "contact_how_input"
+    CONTACT_OUTCOME = "contact_outcome_input"
+    CONTACT_NOTES = "contact_notes_input"
+    NEXT_FOLLOW_UP = "next_follow_up_input"
+    CAUSE = "cause_input"
+    CAUSE_NOTES = "cause_notes_input"
+    ACTION_ITEMS = "action_items_input"
+    ESCALATION = "escalation_input"
+    SUMMARY = "summary_input"
+    SATISFIED = "satisfied_input"
+    RESURVEY_ON = "resurvey_on_input"
+    NEW_OWNER = "new_owner_input"
+
+
+class ManagerAction(StrEnum):
+    """Buttons in the manager's escalation DM; each button's value is the case id."""
+
+    NUDGE = "escalation_nudge"
+    REASSIGN = "escalation_reassign"
+
+
+class MessageBlock(StrEnum):
+    """Blocks of the short messages: alerts, escalations, tickets and reviews."""
+
+    INTRO = "message_intro"
+    SUMMARY = "message_summary"
+    COMMENT = "message_comment"
+    DETAILS = "message_details"
+    FOOTER = "message_footer"
+    ACTIONS = "message_actions"
+
+
+class HomeBlock(StrEnum):
+    """Blocks of the App Home tab; case rows are `home_case_<id>`."""
+
+    HEADER = "home_header"
+    SUMMARY = "home_summary"
+    EMPTY = "home_empty"
+    MORE = "home_more"
+    CASE_PREFIX = "home_case_"

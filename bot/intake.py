@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import queue
 import re
@@ -336,7 +337,15 @@ class IntakeWriter:
             for job in batch:
                 self._write_isolating([job])
             return
-        self._deliver([(job, results[job.response.response_id], None) for job in batch])
+        outcomes = []
+        answered: set[str] = set()
+        for job in batch:
+            result = results[job.response.response_id]
+            if result.response_id in answered:  # the same response twice in one group
+                result = dataclasses.replace(result, created=False)
+            answered.add(result.response_id)
+            outcomes.append((job, result, None))
+        self._deliver(outcomes)
         if self.on_commit is not None:
             self.on_commit({c for result in results.values() for c in result.channels})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -15,6 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from bot.slack_ids import is_user_id
+from storage.directory import DirectoryCache
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +58,22 @@ def retry_after(error: SlackApiError) -> float | None:
 class UserDirectory:
     """Resolves people named by email to Slack user ids through `users.lookupByEmail`, cached."""
 
-    def __init__(self, client: WebClient, cache: object) -> None:
+    def __init__(self, client: WebClient, cache: DirectoryCache) -> None:
         self.client = client
         self.cache = cache
-        self._lock = threading.Lock()
+        self._names: dict[str, str | None] = {}
+
+    def display_name(self, user_id: str) -> str | None:
+        """A person's first name (or display name) for scripts; None when Slack does not say."""
+        if user_id in self._names:
+            return self._names[user_id]
+        try:
+            profile = self.client.users_info(user=user_id)["user"].get("profile", {})
+        except SlackApiError:
+            return None
+        name = profile.get("first_name") or profile.get("display_name") or profile.get("real_name")
+        self._names[user_id] = name or None
+        return self._names[user_id]
 
     def resolve(self, ref: str | None, *, now: datetime) -> str | None:
         """A Slack user id for a user id or an email; None when Slack knows no such user."""
@@ -68,7 +82,7 @@ class UserDirectory:
         if is_user_id(ref):
             return ref
         email = ref.strip().lower()
-        cached = self.cache.get(email, now=now, ttl=LOOKUP_TTL)  # type: ignore[attr-defined]
+        cached = self.cache.get(email, now=now, ttl=LOOKUP_TTL)
         if cached is not None:
             return cached[0]
         try:
@@ -77,6 +91,32 @@ class UserDirectory:
             if exc.response.get("error") != "users_not_found":
                 raise
             user_id = None
-        self.cache.put(email, user_id, now=now)  # type: ignore[attr-defined]
+        self.cache.put(email, user_id, now=now)
         log.info("directory.lookup found=%s", user_id is not None)
         return user_id
+
+
+class Workspace:
+    """Facts about the workspace from `auth.test`, asked once: links to messages, the bot's id."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+        self._auth: dict[str, Any] | None = None
+        self._lock = threading.Lock()
+
+    def _facts(self) -> dict[str, Any] | None:
+        with self._lock:
+            if self._auth is None:
+                try:
+                    self._auth = dict(self.client.auth_test().data)  # type: ignore[arg-type]
+                except SlackApiError:
+                    log.warning("workspace.auth_test_failed")
+                    return None
+            return self._auth
+
+    def permalink(self, channel: str, ts: str) -> str | None:
+        """A link to a message, in Slack's documented permalink form."""
+        facts = self._facts()
+        if not facts or not facts.get("url"):
+            return None
+        return f"{facts['url'].rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"

@@ -155,6 +155,15 @@ class FollowUpCase(SQLModel, table=True):
     card_ts: str | None = Field(default=None, max_length=50)
     created_at: datetime = _time()
     updated_at: datetime = _time()
+    next_follow_up_on: date | None = None
+    root_cause: str | None = Field(default=None, max_length=100)
+    root_cause_notes: str | None = Field(default=None, sa_type=sa.Text)
+    action_items: str | None = Field(default=None, sa_type=sa.Text)
+    resolution_summary: str | None = Field(default=None, sa_type=sa.Text)
+    customer_satisfied: bool | None = None
+    resurvey_on: date | None = None
+    contact_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    last_contact_at: datetime | None = _time(nullable=True)
 
 
 class Activity(SQLModel, table=True):

@@ -112,6 +112,23 @@ def defer(engine: sa.Engine, delivery_id: int, *, until: datetime, error: str) -
     _finish(engine, delivery_id, status=OutboxStatus.PENDING, next_attempt_at=until, error=error)
 
 
+SKIPPED = "skipped"
+
+
+def skip(engine: sa.Engine, delivery_id: int, *, reason: str) -> None:
+    """Close a delivery that has nothing left to say (a newer state is shown anyway)."""
+    _finish(engine, delivery_id, status=SKIPPED, error=reason)
+
+
+def card_status(engine: sa.Engine, case_id: int) -> str | None:
+    """The state of a case's card delivery: pending, sending, sent, failed, or None."""
+    query = sa.select(OUTBOX.c.status).where(
+        OUTBOX.c.case_id == case_id, OUTBOX.c.kind == "card"
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).scalar()
+
+
 def fail(engine: sa.Engine, delivery_id: int, *, error: str) -> None:
     """Give up on a delivery Slack will never accept; it stays visible in the outbox."""
     _finish(engine, delivery_id, status=OutboxStatus.FAILED, error=error)

@@ -132,3 +132,16 @@ def test_ping_and_migrations_report(engine):
     assert not ping(broken)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM outbox")).scalar_one() == 0
+
+
+def test_the_same_response_twice_in_one_group_is_created_once(engine):
+    writer = IntakeWriter(engine, Router(rules_from_mapping(TEST_RULES)))
+    # Queued before the writer starts, so both land in one group commit.
+    futures = [writer.submit(record("r-1")), writer.submit(record("r-1"))]
+    writer.start()
+    try:
+        results = [f.result(timeout=10) for f in futures]
+    finally:
+        writer.stop()
+    assert sorted(r.created for r in results) == [False, True]
+    assert len({r.case_id for r in results}) == 1

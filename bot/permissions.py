@@ -1,0 +1,55 @@
+"""Who may do what to a case: pure rules over Slack user ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Act(StrEnum):
+    CLAIM = "claim"
+    LOG_CONTACT = "log_contact"
+    ROOT_CAUSE = "root_cause"
+    RESOLVE = "resolve"
+    REASSIGN = "reassign"
+    DONE = "done"
+
+
+# Working a case is open to the whole customer-success bench; closing or moving it is not.
+WORKERS = {Act.CLAIM, Act.LOG_CONTACT, Act.ROOT_CAUSE}
+
+REFUSALS = {
+    Act.CLAIM: "Only the account owner, their manager, the CX lead, the VP of Customer Success "
+    "or an account owner listed in the rules can work this case.",
+    Act.RESOLVE: "Only the case owner, their manager, the CX lead or the VP of Customer Success "
+    "can resolve this case.",
+    Act.REASSIGN: "Only the case owner, their manager, the CX lead or the VP of Customer Success "
+    "can reassign this case.",
+}
+REFUSALS[Act.LOG_CONTACT] = REFUSALS[Act.ROOT_CAUSE] = REFUSALS[Act.CLAIM]
+REFUSALS[Act.DONE] = REFUSALS[Act.RESOLVE].replace("resolve", "close")
+
+
+@dataclass(frozen=True)
+class CaseRoles:
+    """The Slack user ids that matter for one case."""
+
+    owner: str | None
+    claimed_by: str | None
+    manager: str | None
+    cx_lead: str | None
+    vp: str | None
+    listed_owners: frozenset[str]
+
+
+def may(act: Act, actor: str, roles: CaseRoles) -> bool:
+    """Whether `actor` may do `act` on the case."""
+    leads = {roles.owner, roles.manager, roles.cx_lead, roles.vp} - {None}
+    if act in WORKERS:
+        return actor in leads or actor == roles.claimed_by or actor in roles.listed_owners
+    return actor in leads
+
+
+def refusal(act: Act) -> str:
+    """The short explanation shown to someone who may not do `act`."""
+    return REFUSALS[act]

@@ -1,0 +1,213 @@
+"""The owner's workflow: permission checks, then one compare-and-set state change each."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+
+from bot.permissions import Act, CaseRoles, may, refusal
+from bot.policy import Calendar
+from bot.rules import Rules
+from bot.slack import UserDirectory, Workspace
+from storage import cases
+from storage.models import FollowUpCase
+
+log = logging.getLogger(__name__)
+
+EXPLAIN = {
+    "not_found": "That case no longer exists.",
+    "resolved": "This case is already resolved.",
+    "same_owner": "They already own this case.",
+    "root_cause_required": "Log a root cause before resolving.",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened: `ok`, or a short explanation for the person who clicked."""
+
+    ok: bool
+    message: str | None = None
+    case: FollowUpCase | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Workflow:
+    """Every action on a case goes through here: who may, then the change, then a wake-up."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        rules: Rules,
+        directory: UserDirectory,
+        *,
+        wake: Callable[[], None] = lambda: None,
+        workspace: Workspace | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.engine = engine
+        self.rules = rules
+        self.directory = directory
+        self.wake = wake
+        self.workspace = workspace
+        self.clock = clock
+        self.calendar = Calendar.from_rules(rules)
+
+    def today(self) -> date:
+        """Today in the rules' time zone."""
+        return self.clock().astimezone(self.rules.tzinfo).date()
+
+    def resurvey_default(self) -> date:
+        """The re-survey date a resolution proposes: `sla.resurvey_after` from now."""
+        due = self.calendar.add(self.clock(), self.rules.sla.resurvey_after)
+        return due.astimezone(self.rules.tzinfo).date()
+
+    def _id(self, ref: str | None) -> str | None:
+        if not ref:
+            return None
+        try:
+            return self.directory.resolve(ref, now=self.clock())
+        except Exception:  # Slack unreachable: an email we cannot resolve grants nothing
+            log.warning("workflow.resolve_failed")
+            return None
+
+    def roles(self, case: FollowUpCase) -> CaseRoles:
+        """The Slack ids of the people who matter for a case, from the case and the rules."""
+        people = self.rules.people
+        entry = people.owner_entry(case.owner_ref or "") or people.owner_entry(
+            case.owner_user_id or ""
+        )
+        listed = frozenset(filter(None, (self._id(o.user) for o in people.owners)))
+        return CaseRoles(
+            owner=case.owner_user_id or self._id(case.owner_ref),
+            claimed_by=case.claimed_by,
+            manager=self._id(entry.manager) if entry else None,
+            cx_lead=self._id(people.cx_lead),
+            vp=self._id(people.vp_customer_success),
+            listed_owners=listed,
+        )
+
+    def check(self, act: Act, case_id: int, actor: str) -> Outcome:
+        """Whether `actor` may do `act` now; used before opening a modal."""
+        case = cases.get_case(self.engine, case_id)
+        if case is None:
+            return Outcome(False, EXPLAIN["not_found"])
+        if case.status == "resolved":
+            return Outcome(False, EXPLAIN["resolved"], case)
+        if not may(act, actor, self.roles(case)):
+            log.info("workflow.refused case_id=%s act=%s", case_id, act)
+            return Outcome(False, refusal(act), case)
+        return Outcome(True, case=case)
+
+    def _run(
+        self, act: Act, case_id: int, actor: str, change: Callable[[], cases.Change]
+    ) -> Outcome:
+        allowed = self.check(act, case_id, actor)
+        if not allowed.ok:
+            return allowed
+        result = change()
+        if not result.ok:
+            message = EXPLAIN.get(result.reason or "", "Nothing changed.")
+            if result.reason == "already_claimed" and result.case and result.case.claimed_by:
+                message = f"Already claimed by <@{result.case.claimed_by}>."
+            return Outcome(False, message, result.case)
+        log.info("workflow.%s case_id=%s actor=%s", act, case_id, actor)
+        self.wake()
+        return Outcome(True, case=result.case)
+
+    def home(self, user: str) -> tuple[list[cases.HomeRow], dict[int, str]]:
+        """The user's open cases for App Home, with links to their cards."""
+        rows = cases.open_cases_for(self.engine, user, now=self.clock())
+        links = {}
+        if self.workspace is not None:
+            for row in rows:
+                if row.card_channel and row.card_ts:
+                    link = self.workspace.permalink(row.card_channel, row.card_ts)
+                    if link:
+                        links[row.case_id] = link
+        return rows, links
+
+    def claim(self, case_id: int, actor: str) -> Outcome:
+        return self._run(
+            Act.CLAIM,
+            case_id,
+            actor,
+            lambda: cases.claim(self.engine, case_id, actor=actor, now=self.clock()),
+        )
+
+    def log_contact(self, case_id: int, actor: str, entry: object) -> Outcome:
+        return self._run(
+            Act.LOG_CONTACT,
+            case_id,
+            actor,
+            lambda: cases.log_contact(
+                self.engine,
+                case_id,
+                actor=actor,
+                how=entry.how,  # type: ignore[attr-defined]
+                outcome=entry.outcome,  # type: ignore[attr-defined]
+                notes=entry.notes,  # type: ignore[attr-defined]
+                next_follow_up=entry.next_follow_up,  # type: ignore[attr-defined]
+                now=self.clock(),
+            ),
+        )
+
+    def root_cause(self, case_id: int, actor: str, entry: object) -> Outcome:
+        return self._run(
+            Act.ROOT_CAUSE,
+            case_id,
+            actor,
+            lambda: cases.log_root_cause(
+                self.engine,
+                case_id,
+                actor=actor,
+                cause=entry.cause,  # type: ignore[attr-defined]
+                notes=entry.notes,  # type: ignore[attr-defined]
+                action_items=entry.action_items,  # type: ignore[attr-defined]
+                next_follow_up=entry.next_follow_up,  # type: ignore[attr-defined]
+                escalation=entry.escalation,  # type: ignore[attr-defined]
+                now=self.clock(),
+            ),
+        )
+
+    def resolve(self, case_id: int, actor: str, entry: object) -> Outcome:
+        return self._run(
+            Act.RESOLVE,
+            case_id,
+            actor,
+            lambda: cases.resolve(
+                self.engine,
+                case_id,
+                actor=actor,
+                summary=entry.summary,  # type: ignore[attr-defined]
+                satisfied=entry.satisfied,  # type: ignore[attr-defined]
+                root_cause=entry.root_cause,  # type: ignore[attr-defined]
+                resurvey_on=entry.resurvey_on,  # type: ignore[attr-defined]
+                now=self.clock(),
+            ),
+        )
+
+    def done(self, case_id: int, actor: str) -> Outcome:
+        return self._run(
+            Act.DONE,
+            case_id,
+            actor,
+            lambda: cases.mark_done(self.engine, case_id, actor=actor, now=self.clock()),
+        )
+
+    def reassign(self, case_id: int, actor: str, new_owner: str) -> Outcome:
+        return self._run(
+            Act.REASSIGN,
+            case_id,
+            actor,
+            lambda: cases.reassign(
+                self.engine, case_id, actor=actor, new_owner=new_owner, now=self.clock()
+            ),
+        )
