@@ -1,8 +1,10 @@
-"""The alert card: a pure function of a case's stored state."""
+"""The case card: a pure function of a case's stored state, re-rendered on every change."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -12,13 +14,17 @@ from slack_sdk.models.blocks import (
     DividerBlock,
     HeaderBlock,
     MarkdownTextObject,
+    PlainTextObject,
     SectionBlock,
 )
 
 from blocks.ids import CardAction, CardBlock
-from blocks.text import escape, mention, money, quote, slack_date, truncate
+from blocks.text import day, mention, money, quote, safe, slack_date, truncate
 from storage.models import CaseStatus
 from storage.outbox import CaseView
+
+if TYPE_CHECKING:
+    from blocks.scripts import Script
 
 SEGMENT_ICON = {
     "detractor": ":red_circle:",
@@ -33,67 +39,107 @@ REASON_TEXT = {
     "no_comment": "no comment: reach out by email first",
 }
 SECTION_LIMIT = 3000
+FIELD_LIMIT = 2000
+HEADER_LIMIT = 150
+MESSAGE_BLOCKS = 50
+TOUCHPOINTS_SHOWN = 3
+SCORES_SHOWN = 10
+
+
+def is_overdue(view: CaseView, now: datetime) -> bool:
+    """The contact deadline has passed with no first contact and the case is still open."""
+    case = view.case
+    return (
+        case.status != CaseStatus.RESOLVED
+        and case.first_contact_at is None
+        and now > case.contact_due_at
+    )
+
+
+def status_label(view: CaseView) -> str:
+    """The case's state in a few words of mrkdwn, without the overdue flag."""
+    case = view.case
+    if case.status == CaseStatus.RESOLVED:
+        word = "Resolved" if case.segment == "detractor" else "Done"
+        label = f":white_check_mark: {word}"
+        if case.resolved_at:
+            label += f" {slack_date(case.resolved_at)}"
+        satisfied = case.customer_satisfied
+        if satisfied is not None:
+            label += f" · customer satisfied: *{'yes' if satisfied else 'no'}*"
+        return label
+    if case.status == CaseStatus.CONTACTED or case.first_contact_at:
+        label = ":speech_balloon: Contacted"
+        last = case.last_contact_at or case.first_contact_at
+        if last:
+            label += f" (last {slack_date(last)})"
+        count = case.contact_count or 0
+        if count > 1:
+            label += f" · {count} contacts"
+        return label
+    if case.status == CaseStatus.CLAIMED or case.claimed_by:
+        by = f" by <@{case.claimed_by}>" if case.claimed_by else ""
+        return f":raising_hand: Claimed{by}"
+    return ":new: Open: not claimed yet"
 
 
 def status_text(view: CaseView, now: datetime) -> str:
     """open / claimed / contacted / resolved, flagged overdue once the contact deadline passes."""
-    case = view.case
-    label = case.status
-    if case.status == CaseStatus.CLAIMED and case.claimed_by:
-        label = f"claimed by <@{case.claimed_by}>"
-    overdue = case.first_contact_at is None and case.status != CaseStatus.RESOLVED
-    if overdue and now > case.contact_due_at:
-        label += " · :warning: *overdue*"
+    label = status_label(view)
+    if is_overdue(view, now):
+        label += " · *:warning: overdue*"
     return label
 
 
 def card_text(view: CaseView) -> str:
-    """The plain-text fallback shown in notifications."""
+    """The short fallback shown in notifications: no comment text, customer text escaped."""
     case = view.case
-    return truncate(
-        f"{case.segment.title()} {case.score}/10 from {view.customer.name} ({view.account.name})",
-        300,
+    text = (
+        f"{case.segment.title()} {case.score}/10 from {safe(view.customer.name, 100)} "
+        f"({safe(view.account.name, 100)})"
     )
+    if case.status == CaseStatus.RESOLVED:
+        text += " · resolved"
+    return text
 
 
-def card_blocks(view: CaseView, *, now: datetime, actions: bool = True) -> list[Block]:
-    """The whole card for a case, re-rendered from stored state on every change."""
-    case, account, customer = view.case, view.account, view.customer
-    header = f"{case.segment.title()} · {case.score}/10 · {account.name}"
-    facts = [
-        f"*Customer*\n{escape(customer.name)}"
-        + (f"\n{escape(customer.email)}" if customer.email else "")
-        + (f"\n{escape(customer.phone)}" if customer.phone else ""),
-        f"*Account*\n{escape(account.name)} · {money(account.arr)} ARR"
-        + (f"\n{escape(account.plan)} plan" if account.plan else "")
-        + (f"\nRenews {account.renewal_date.isoformat()}" if account.renewal_date else ""),
-        f"*Owner*\n{mention(case.owner_user_id, case.owner_ref)}",
-        f"*Status*\n{status_text(view, now)}",
-        f"*Contact by*\n{slack_date(case.contact_due_at)}",
-    ]
+def card_blocks(
+    view: CaseView,
+    *,
+    now: datetime,
+    script: Script | None = None,
+    actions: bool = True,
+) -> list[Block]:
+    """The whole card for a case, re-rendered from stored state on every change.
+
+    `script` (shown until the case is resolved) is plain text; it is escaped here.
+    """
+    case = view.case
     blocks: list[Block] = [
-        HeaderBlock(block_id=CardBlock.HEADER, text=truncate(header, 150)),
+        HeaderBlock(
+            block_id=CardBlock.HEADER,
+            text=PlainTextObject(
+                text=truncate(
+                    f"{SEGMENT_ICON.get(case.segment, '')} {case.segment.title()} · "
+                    f"{case.score}/10 · {view.account.name}".strip(),
+                    HEADER_LIMIT,
+                ),
+                emoji=True,
+            ),
+        ),
+        SectionBlock(block_id=CardBlock.STATUS, text=_status_section(view, now)),
         SectionBlock(
             block_id=CardBlock.FACTS,
-            text=f"{SEGMENT_ICON[case.segment]} *{case.segment.title()}* · score *{case.score}*",
-            fields=[MarkdownTextObject(text=truncate(f, 2000)) for f in facts],
+            fields=[MarkdownTextObject(text=truncate(f, FIELD_LIMIT)) for f in _facts(view)],
         ),
+        SectionBlock(block_id=CardBlock.COMMENT, text=_comment(view)),
     ]
-    comment = view.response.comment
-    blocks.append(
-        SectionBlock(
-            block_id=CardBlock.COMMENT,
-            text=quote(comment, SECTION_LIMIT) if comment else "_No comment left._",
-        )
-    )
-    reasons = [REASON_TEXT[r] for r in case.reasons if r in REASON_TEXT]
+    reasons = [REASON_TEXT.get(r, r.replace("_", " ")) for r in case.reasons]
     if reasons:
         blocks.append(
             ContextBlock(
                 block_id=CardBlock.ROUTING,
-                elements=[
-                    MarkdownTextObject(text=truncate("Routed for: " + "; ".join(reasons), 2000))
-                ],
+                elements=[MarkdownTextObject(text=safe("Routed for: " + "; ".join(reasons), 500))],
             )
         )
     history = _history(view)
@@ -101,45 +147,135 @@ def card_blocks(view: CaseView, *, now: datetime, actions: bool = True) -> list[
         blocks.append(
             ContextBlock(
                 block_id=CardBlock.HISTORY,
-                elements=[MarkdownTextObject(text=truncate(h, 2000)) for h in history],
+                elements=[MarkdownTextObject(text=h) for h in history],
             )
         )
-    if actions and case.status != CaseStatus.RESOLVED:
-        blocks += [DividerBlock(), _actions(view)]
-    return blocks
+    if script is not None and case.status != CaseStatus.RESOLVED:
+        title = f"*{safe(script.title, 150)}*\n"
+        blocks.append(
+            SectionBlock(
+                block_id=CardBlock.SCRIPT,
+                text=title + safe(script.text, SECTION_LIMIT - len(title)),
+            )
+        )
+    buttons = _buttons(view) if actions else []
+    if buttons:
+        blocks += [DividerBlock(), ActionsBlock(block_id=CardBlock.ACTIONS, elements=buttons)]
+    return blocks[:MESSAGE_BLOCKS]
+
+
+def _status_section(view: CaseView, now: datetime) -> str:
+    case = view.case
+    lines = [f"*Status:* {status_text(view, now)}"]
+    if case.status == CaseStatus.RESOLVED:
+        summary = case.resolution_summary
+        if summary:
+            lines.append(f"*Resolution:* {safe(summary, 1000)}")
+    else:
+        lines.append(f"*Contact by:* {slack_date(case.contact_due_at)}")
+        follow_up = case.next_follow_up_on
+        if isinstance(follow_up, date):
+            lines.append(f"*Next follow-up:* {day(follow_up)}")
+    cause = case.root_cause
+    if cause:
+        line = f"*Root cause:* {safe(cause, 200)}"
+        notes = case.root_cause_notes
+        if notes:
+            line += f" · {safe(notes, 300)}"
+        lines.append(line)
+    items = case.action_items
+    if items and case.status != CaseStatus.RESOLVED:
+        lines.append(f"*Agreed actions:* {safe(items, 500)}")
+    resurvey = case.resurvey_on
+    if case.status == CaseStatus.RESOLVED and isinstance(resurvey, date):
+        lines.append(f"*Re-survey:* {day(resurvey)}")
+    return truncate("\n".join(lines), SECTION_LIMIT)
+
+
+def _facts(view: CaseView) -> list[str]:
+    case, account, customer = view.case, view.account, view.customer
+    person = f"*Customer*\n{safe(customer.name, 300) or '_no name_'}"
+    if customer.email:
+        person += f"\n{safe(customer.email, 320)}"
+    if customer.phone:
+        person += f"\n{safe(customer.phone, 100)}"
+    company = f"*Account*\n{safe(account.name, 300)}\n{money(account.arr)} ARR"
+    if account.plan:
+        company += f" · {safe(account.plan, 200)} plan"
+    if account.renewal_date:
+        company += f"\nRenews {day(account.renewal_date)}"
+    return [person, company, f"*Owner*\n{mention(case.owner_user_id, case.owner_ref)}"]
+
+
+def _comment(view: CaseView) -> str:
+    comment = (view.response.comment or "").strip()
+    if comment:
+        return quote(comment, SECTION_LIMIT)
+    text = "_No comment left._"
+    if view.case.suggest_email_first:
+        text += " Suggest email outreach first: ask what went wrong before calling."
+    return text
+
+
+def _when(at: Any) -> str:
+    if isinstance(at, datetime):
+        return f"{at:%Y-%m-%d}"
+    return safe(str(at or "")[:10], 20)
 
 
 def _history(view: CaseView) -> list[str]:
     lines = []
-    touchpoints = sorted(view.response.touchpoints, key=lambda t: t.get("at", ""), reverse=True)
+    touchpoints = [t for t in view.response.touchpoints if isinstance(t, Mapping)]
+    touchpoints.sort(key=lambda t: str(t.get("at") or ""), reverse=True)
     if touchpoints:
         recent = [
-            f"{escape(t.get('kind', ''))} ({t.get('at', '')[:10]}): {escape(t.get('summary', ''))}"
-            for t in touchpoints[:3]
+            f"{safe(str(t.get('kind') or 'touchpoint'), 50)} ({_when(t.get('at'))}): "
+            f"{safe(str(t.get('summary') or ''), 300)}"
+            for t in touchpoints[:TOUCHPOINTS_SHOWN]
         ]
-        lines.append("*Recent touchpoints:* " + " · ".join(recent))
+        more = len(touchpoints) - TOUCHPOINTS_SHOWN
+        text = "*Recent touchpoints:* " + " · ".join(recent)
+        lines.append(text + (f" · and {more} earlier" if more > 0 else ""))
     if view.earlier_scores:
-        scores = [f"{score} ({at:%Y-%m-%d})" for at, score in view.earlier_scores]
-        lines.append("*Earlier scores:* " + ", ".join(scores))
-    return lines
+        scores = sorted(view.earlier_scores, key=lambda s: s[0], reverse=True)
+        shown = [f"{score} ({at:%Y-%m-%d})" for at, score in scores[:SCORES_SHOWN]]
+        more = len(scores) - SCORES_SHOWN
+        text = "*Earlier scores:* " + ", ".join(shown)
+        lines.append(text + (f" and {more} more" if more > 0 else ""))
+    return [truncate(line, FIELD_LIMIT) for line in lines]
 
 
-def _actions(view: CaseView) -> ActionsBlock:
-    value = str(view.case.id)
-    if view.case.segment == "detractor":
-        buttons = [
-            ButtonElement(text="Claim", action_id=CardAction.CLAIM, value=value, style="primary"),
-            ButtonElement(text="Log contact", action_id=CardAction.LOG_CONTACT, value=value),
-            ButtonElement(text="Root cause", action_id=CardAction.ROOT_CAUSE, value=value),
-            ButtonElement(text="Resolve", action_id=CardAction.RESOLVE, value=value),
-            ButtonElement(text="Reassign", action_id=CardAction.REASSIGN, value=value),
-        ]
-    else:
-        buttons = [
+def _buttons(view: CaseView) -> list[ButtonElement]:
+    """The buttons the case's segment and state call for; none once resolved."""
+    case = view.case
+    if case.status == CaseStatus.RESOLVED:
+        return []
+    value = str(case.id)
+    if case.segment != "detractor":
+        return [
             ButtonElement(text="Log contact", action_id=CardAction.LOG_CONTACT, value=value),
             ButtonElement(text="Done", action_id=CardAction.DONE, value=value, style="primary"),
         ]
-    return ActionsBlock(block_id=CardBlock.ACTIONS, elements=buttons)
+    unclaimed = (
+        case.status == CaseStatus.OPEN and not case.claimed_by and case.first_contact_at is None
+    )
+    buttons = []
+    if unclaimed:
+        buttons.append(
+            ButtonElement(text="Claim", action_id=CardAction.CLAIM, value=value, style="primary")
+        )
+    buttons += [
+        ButtonElement(text="Log contact", action_id=CardAction.LOG_CONTACT, value=value),
+        ButtonElement(text="Root cause", action_id=CardAction.ROOT_CAUSE, value=value),
+        ButtonElement(
+            text="Resolve",
+            action_id=CardAction.RESOLVE,
+            value=value,
+            style=None if unclaimed else "primary",
+        ),
+        ButtonElement(text="Reassign", action_id=CardAction.REASSIGN, value=value),
+    ]
+    return buttons
 
 
 def alert_text(view: CaseView, reason: str | None) -> str:
@@ -148,7 +284,7 @@ def alert_text(view: CaseView, reason: str | None) -> str:
     why = REASON_TEXT.get(reason or "", "needs attention")
     return truncate(
         f"{SEGMENT_ICON.get(case.segment, '')} {case.segment.title()} {case.score}/10 from "
-        f"{escape(view.customer.name)} at {escape(view.account.name)} "
+        f"{safe(view.customer.name, 300)} at {safe(view.account.name, 300)} "
         f"({money(view.account.arr)} ARR): {why}.",
         SECTION_LIMIT,
     )

@@ -40,6 +40,7 @@ class ModalBlock(StrEnum):
     """Input block ids: the keys of `view.state.values` and of `response_action: errors`."""
 
     CONTEXT = "modal_context"
+    CURRENT_OWNER = "current_owner"
     CONTACT_HOW = "contact_how"
     CONTACT_OUTCOME = "contact_outcome"
     CONTACT_NOTES = "contact_notes"

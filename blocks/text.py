@@ -90,8 +90,11 @@ def mention(owner_user_id: str | None, owner_ref: str | None) -> str:
     return safe(owner_ref, 320) if owner_ref else "unassigned"
 
 
+def is_url(url: str | None) -> bool:
+    """Whether `url` is an http(s) address that can sit inside a mrkdwn link."""
+    return bool(url and len(url) <= 3000 and _URL.match(url))
+
+
 def link(url: str | None, label: str) -> str:
     """A mrkdwn link to `url` labelled with (already safe) `label`; just the label if unusable."""
-    if url and len(url) <= 3000 and _URL.match(url):
-        return f"<{url}|{label}>"
-    return label
+    return f"<{url}|{label}>" if is_url(url) else label

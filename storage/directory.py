@@ -6,8 +6,11 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from storage.db import session_scope
+from storage.db import begin_immediate
+from storage.intake import Bulk
 from storage.models import SlackUser
+
+SLACK_USER = SlackUser.__table__
 
 
 class DirectoryCache:
@@ -17,13 +20,24 @@ class DirectoryCache:
         self.engine = engine
 
     def get(self, email: str, *, now: datetime, ttl: timedelta) -> tuple[str | None] | None:
-        """The cached answer, wrapped in a tuple; None when unknown or older than `ttl`."""
-        with session_scope(self.engine) as session:
-            row = session.get(SlackUser, email)
-            if row is None or (row.user_id is None and now - row.looked_up_at > ttl):
-                return None
-            return (row.user_id,)
+        """The cached answer, wrapped in a tuple; None when unknown or a miss older than `ttl`."""
+        query = sa.select(SLACK_USER.c.user_id, SLACK_USER.c.looked_up_at).where(
+            SLACK_USER.c.email == email
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None or (row.user_id is None and now - row.looked_up_at > ttl):
+            return None
+        return (row.user_id,)
 
     def put(self, email: str, user_id: str | None, *, now: datetime) -> None:
-        with session_scope(self.engine) as session:
-            session.merge(SlackUser(email=email, user_id=user_id, looked_up_at=now))
+        """Remember an answer; takes the write lock up front so a busy writer is waited for."""
+        upsert = (
+            " ON CONFLICT (email) DO UPDATE SET user_id = excluded.user_id,"
+            " looked_up_at = excluded.looked_up_at"
+        )
+        with self.engine.connect() as conn:
+            begin_immediate(conn)
+            with conn.begin():
+                columns = ("email", "user_id", "looked_up_at:t")
+                Bulk(conn).insert("slack_user", columns, [(email, user_id, now)], upsert)

@@ -103,7 +103,7 @@ class Stored:
     channels: tuple[str | None, ...] = ()
 
 
-class _Bulk:
+class Bulk:
     """Multi-row statements straight to the driver: one round trip and no per-row ORM work.
 
     The intake writes thousands of small rows a second; one `INSERT ... VALUES (...), (...)`
@@ -190,7 +190,7 @@ def upsert_accounts(
         "created_at:t",
         "updated_at:t",
     )
-    returned = _Bulk(conn).insert("account", columns, rows, ACCOUNT_UPSERT + " RETURNING id, arr")
+    returned = Bulk(conn).insert("account", columns, rows, ACCOUNT_UPSERT + " RETURNING id, arr")
     return {account_id: arr for account_id, arr in returned}
 
 
@@ -203,7 +203,7 @@ def upsert_customers(
     ]
     if rows:
         columns = ("id", "account_id", "name", "email", "phone", "created_at:t", "updated_at:t")
-        _Bulk(conn).insert("customer", columns, rows, CUSTOMER_UPSERT)
+        Bulk(conn).insert("customer", columns, rows, CUSTOMER_UPSERT)
 
 
 def existing_cases(conn: sa.Connection, response_ids: Sequence[str]) -> dict[str, Stored]:
@@ -282,7 +282,7 @@ def insert_responses(
         unique.setdefault(response.response_id, (response, draft))
     if not unique:
         return {}
-    bulk = _Bulk(conn)
+    bulk = Bulk(conn)
     rows = [
         (
             r.response_id,

@@ -122,9 +122,7 @@ def skip(engine: sa.Engine, delivery_id: int, *, reason: str) -> None:
 
 def card_status(engine: sa.Engine, case_id: int) -> str | None:
     """The state of a case's card delivery: pending, sending, sent, failed, or None."""
-    query = sa.select(OUTBOX.c.status).where(
-        OUTBOX.c.case_id == case_id, OUTBOX.c.kind == "card"
-    )
+    query = sa.select(OUTBOX.c.status).where(OUTBOX.c.case_id == case_id, OUTBOX.c.kind == "card")
     with engine.connect() as conn:
         return conn.execute(query).scalar()
 

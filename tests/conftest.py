@@ -235,3 +235,65 @@ def slash_command(text: str, *, user: str = "U0ALICE", channel: str = "C0ALICE")
         "response_url": "https://hooks.slack.test/commands/1",
         "trigger_id": "1.2.3",
     }
+
+
+def block_action(
+    action_id: str,
+    value: str,
+    *,
+    user: str = "U0ALICE",
+    channel: str = "C0ALICE",
+    ts: str = "1700000000.000100",
+) -> dict[str, str]:
+    """The form Slack posts when a button on a message is clicked."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
+        "api_app_id": "A0001",
+        "token": "legacy",
+        "container": {"type": "message", "message_ts": ts, "channel_id": channel},
+        "trigger_id": f"trigger-{time.monotonic_ns()}",
+        "team": {"id": "T0001", "domain": "fake"},
+        "channel": {"id": channel, "name": "cs"},
+        "message": {"ts": ts, "type": "message", "text": "card"},
+        "response_url": "https://hooks.slack.test/actions/1",
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": "case_actions",
+                "type": "button",
+                "value": value,
+                "action_ts": "1700000001.000000",
+            }
+        ],
+    }
+    return {"payload": json.dumps(payload)}
+
+
+def view_submission(
+    callback_id: str, values: dict[str, Any], *, private_metadata: str, user: str = "U0ALICE"
+) -> dict[str, str]:
+    """The form Slack posts when a modal is submitted."""
+    payload = {
+        "type": "view_submission",
+        "team": {"id": "T0001", "domain": "fake"},
+        "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
+        "api_app_id": "A0001",
+        "token": "legacy",
+        "trigger_id": f"trigger-{time.monotonic_ns()}",
+        "view": {
+            "id": "V0001",
+            "team_id": "T0001",
+            "type": "modal",
+            "blocks": [],
+            "private_metadata": private_metadata,
+            "callback_id": callback_id,
+            "state": {"values": values},
+            "hash": "1700000000.abc",
+            "title": {"type": "plain_text", "text": "Case"},
+            "app_id": "A0001",
+            "bot_id": "B0001",
+        },
+        "response_urls": [],
+    }
+    return {"payload": json.dumps(payload)}

@@ -275,7 +275,8 @@ def test_sigterm_answers_2xx_only_for_stored_responses(bot, db):
     for thread in threads:
         thread.join(timeout=20)
     assert not any(t.is_alive() for t in threads)
-    assert server.proc.wait(timeout=15) == 0
+    # uvicorn re-raises the signal once it has shut down cleanly
+    assert server.proc.wait(timeout=15) in (0, -signal.SIGTERM)
 
     accepted = {rid for rid, status in results if status is not None and 200 <= status < 300}
     refused = [rid for rid, status in results if status is None]
@@ -371,4 +372,3 @@ def run_serve(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str
         )
     except subprocess.TimeoutExpired as exc:  # run() has killed it; say what it printed
         pytest.fail(f"serve did not exit within 15s: {exc.stderr!r}")
-

@@ -160,6 +160,16 @@ def posts(fake: FakeSlack) -> list[Call]:
     return [c for c in fake.calls_to("chat.postMessage") if c.ok]
 
 
+def mrkdwn_texts(node: Any) -> list[str]:
+    """Every mrkdwn text object's text in a block tree."""
+    if isinstance(node, list):
+        return [t for item in node for t in mrkdwn_texts(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [node["text"]] if node.get("type") == "mrkdwn" and "text" in node else []
+    return own + [t for value in node.values() for t in mrkdwn_texts(value)]
+
+
 def close_to(a: datetime, b: datetime, tolerance: float = 0.01) -> bool:
     return abs((a - b).total_seconds()) <= tolerance
 
@@ -585,30 +595,21 @@ def test_comment_cannot_broadcast_or_inject_markup(engine, fake_slack):
     assert not re.search(r"(?<![\w\u200b])@here", shown)  # defused with a zero-width space
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="blocks/card.py card_text() puts the customer and account names into the message "
-    "`text` unescaped (alert_text escapes them), so a name like '<!channel>' is a live "
-    "broadcast in the notification text",
-)
 def test_customer_name_cannot_broadcast_in_the_notification_text(engine, fake_slack):
-    queue(engine, response("r-1", customer_name="<!channel> Dana"))
+    queue(engine, response("r-1", customer_name="<!channel> Dana", account_name="<!here> Acme"))
     worker, _ = make_worker(engine, fake_slack)
 
     worker.run_once()
 
     [post] = posts(fake_slack)
-    assert "<!channel>" not in json.dumps(post.args["blocks"])
-    assert "<!channel>" not in post.args["text"]
+    # Slack reads mentions in mrkdwn and in the fallback text; plain_text shows them as typed.
+    shown = [*mrkdwn_texts(post.args["blocks"]), post.args["text"]]
+    assert any("Dana" in text for text in shown)
+    for text in shown:
+        assert "<!channel>" not in text
+        assert "<!here>" not in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="storage/directory.py DirectoryCache.put merges in a plain deferred transaction "
-    "(no begin_immediate): on SQLite the SELECT-then-INSERT upgrade fails at once with "
-    "'database is locked' while another connection holds the write lock, and the "
-    "OperationalError escapes OutboxWorker.run_once",
-)
 def test_owner_lookup_waits_for_a_busy_sqlite_writer(engine, fake_slack):
     if engine.dialect.name != "sqlite":
         pytest.skip("about SQLite's single writer")
