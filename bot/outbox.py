@@ -6,18 +6,22 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import SectionBlock
 
-from blocks.card import alert_text, card_blocks, card_text
+from blocks import messages
+from blocks.card import card_blocks, card_text
+from blocks.scripts import Scripts
 from bot.destinations import Destinations, NoDestination
 from bot.rules import Rules
-from bot.slack import UserDirectory, retry_after
+from bot.slack import UserDirectory, Workspace, retry_after
 from bot.slack_ids import is_user_id
+from storage import cases
 from storage import outbox as store
 from storage.directory import DirectoryCache
 
@@ -38,7 +42,43 @@ PERMANENT = {
     "no_destination",
     "user_not_found",
     "cannot_dm_bot",
+    "message_not_found",
+    "cant_update_message",
 }
+# Messages that link to the card wait this long for it to be posted before going without.
+LINK_WAIT = timedelta(seconds=30)
+
+
+@dataclass(frozen=True)
+class Send:
+    """A Web API call to make: `chat.postMessage` or `chat.update`."""
+
+    method: str
+    args: dict[str, Any]
+    channel: str
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Not yet: try again in `seconds`."""
+
+    seconds: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Nothing to send any more (a newer state will be shown anyway)."""
+
+    reason: str
+
+
+@dataclass
+class _Context:
+    delivery: store.Delivery
+    view: store.CaseView
+    now: datetime
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _now() -> datetime:
@@ -56,6 +96,8 @@ class OutboxWorker:
         client: WebClient,
         rules: Rules,
         *,
+        directory: UserDirectory | None = None,
+        workspace: Workspace | None = None,
         channel_interval: float = 1.0,
         clock: Callable[[], datetime] = _now,
     ) -> None:
@@ -63,7 +105,9 @@ class OutboxWorker:
         self.client = client
         self.rules = rules
         self.destinations = Destinations(rules)
-        self.directory = UserDirectory(client, DirectoryCache(engine))
+        self.directory = directory or UserDirectory(client, DirectoryCache(engine))
+        self.workspace = workspace or Workspace(client)
+        self.scripts = Scripts(rules.templates_dir)
         self.channel_interval = channel_interval
         self.clock = clock
         self._ready_at: dict[str, float] = {}
@@ -115,26 +159,29 @@ class OutboxWorker:
         if time.monotonic() - self._reconciled_at > 30:
             self.reconcile(now=now)
             self._reconciled_at = time.monotonic()
-        sent = False
         ticking = time.monotonic()
         busy = [channel for channel, at in self._ready_at.items() if at > ticking]
+        sent = False
         for delivery in store.due(self.engine, now=now, busy=busy):
             if self._stop.is_set():
                 break
             sent |= self._deliver(delivery, now=self.clock())
         return sent
 
+    def _busy(self, channel: str) -> bool:
+        """Whether a channel took a message too recently to take another now."""
+        return self._ready_at.get(channel, 0.0) > time.monotonic()
+
+    # --- one delivery -----------------------------------------------------------------------
+
     def _deliver(self, delivery: store.Delivery, *, now: datetime) -> bool:
         if delivery.channel and self._busy(delivery.channel):
             return False
         try:
-            view = self._view(delivery)
-            channel = delivery.channel or self._destination(delivery, view, now=now)
-            if channel != delivery.channel:
-                store.bind_channel(self.engine, delivery.id, channel)
-            if self._busy(channel):
-                return False
-            message = self._render(delivery, view, channel=channel, now=now)
+            view = store.case_view(self.engine, delivery.case_id) if delivery.case_id else None
+            if view is None:
+                raise NoDestination("the delivery's case does not exist")
+            plan = self._plan(_Context(delivery, view, now))
         except NoDestination as exc:
             store.fail(self.engine, delivery.id, error=f"no_destination: {exc}")
             log.error(
@@ -143,16 +190,41 @@ class OutboxWorker:
             return False
         except SlackApiError as exc:
             return self._handle_error(delivery, exc, now=now)
-        if not store.start_sending(self.engine, delivery.id, channel=channel, now=now):
+        if isinstance(plan, Wait):
+            until = now + timedelta(seconds=plan.seconds)
+            store.defer(self.engine, delivery.id, until=until, error=plan.reason)
             return False
-        self._ready_at[channel] = time.monotonic() + self.channel_interval
-        try:
-            answer = self.client.chat_postMessage(
-                **message,
-                metadata={"event_type": METADATA_TYPE, "event_payload": {"delivery": delivery.id}},
-                unfurl_links=False,
-                unfurl_media=False,
+        if isinstance(plan, Skip):
+            store.skip(self.engine, delivery.id, reason=plan.reason)
+            log.info(
+                "outbox.skipped id=%s kind=%s reason=%s", delivery.id, delivery.kind, plan.reason
             )
+            return False
+        if plan.channel != delivery.channel:
+            store.bind_channel(self.engine, delivery.id, plan.channel)
+        posting = plan.method == "chat.postMessage"
+        if posting and self._busy(plan.channel):
+            return False
+        if not store.start_sending(self.engine, delivery.id, channel=plan.channel, now=now):
+            return False
+        if posting:
+            self._ready_at[plan.channel] = time.monotonic() + self.channel_interval
+        return self._send(delivery, plan, now=now)
+
+    def _send(self, delivery: store.Delivery, plan: Send, *, now: datetime) -> bool:
+        try:
+            if plan.method == "chat.update":
+                answer = self.client.chat_update(**plan.args)
+            else:
+                answer = self.client.chat_postMessage(
+                    **plan.args,
+                    metadata={
+                        "event_type": METADATA_TYPE,
+                        "event_payload": {"delivery": delivery.id},
+                    },
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
         except SlackApiError as exc:
             return self._handle_error(delivery, exc, now=now)
         except Exception as exc:  # connection errors that outlived the client's retries
@@ -172,7 +244,8 @@ class OutboxWorker:
 
     def _handle_error(self, delivery: store.Delivery, exc: SlackApiError, *, now: datetime) -> bool:
         wait = retry_after(exc)
-        error = str(exc.response.get("error") or f"http_{exc.response.status_code}")
+        status = exc.response.status_code
+        error = f"http_{status}" if status >= 500 else str(exc.response.get("error") or status)
         if wait is not None:
             store.defer(
                 self.engine, delivery.id, until=now + timedelta(seconds=wait), error="ratelimited"
@@ -190,24 +263,154 @@ class OutboxWorker:
         store.defer(self.engine, delivery.id, until=now + timedelta(seconds=backoff), error=error)
         log.warning("outbox.retry id=%s error=%s in=%ss", delivery.id, error, backoff)
 
-    def _busy(self, channel: str) -> bool:
-        """Whether a channel took a message too recently to take another now."""
-        return self._ready_at.get(channel, 0.0) > time.monotonic()
+    # --- what to send, by kind --------------------------------------------------------------
 
-    def _view(self, delivery: store.Delivery) -> store.CaseView:
-        view = store.case_view(self.engine, delivery.case_id) if delivery.case_id else None
-        if view is None:
-            raise NoDestination("the delivery's case does not exist")
-        return view
+    def _plan(self, ctx: _Context) -> Send | Wait | Skip:
+        planner = {
+            "card": self._plan_card,
+            "card_update": self._plan_update,
+            "thread": self._plan_thread,
+            "alert": self._plan_alert,
+            "dm": self._plan_dm,
+            "ticket": self._plan_ticket,
+            "support_review": self._plan_review,
+        }.get(ctx.delivery.kind)
+        if planner is None:
+            raise NoDestination(f"unknown delivery kind {ctx.delivery.kind}")
+        return planner(ctx)
 
-    def _destination(self, delivery: store.Delivery, view: store.CaseView, *, now: datetime) -> str:
-        """The channel (or user, for a DM) a delivery goes to."""
-        if delivery.kind == "card":
-            owner = self._resolve_owner(view, now=now)
-            return self._card_channel(view.case.owner_ref, owner)
-        if delivery.kind == "alert":
-            return self._alert_channel(delivery.payload.get("notify", ""), view, now=now)
-        raise NoDestination(f"unknown delivery kind {delivery.kind}")
+    def _card_message(self, ctx: _Context) -> dict[str, Any]:
+        view = ctx.view
+        owner = self._resolve_owner(view, now=ctx.now)
+        name = self.directory.display_name(owner) if owner else None
+        script = self.scripts.script_for(view, owner_name=name)
+        blocks = card_blocks(view, now=ctx.now, script=script)
+        return {"text": card_text(view), "blocks": blocks}
+
+    def _plan_card(self, ctx: _Context) -> Send:
+        case = ctx.view.case
+        owner = self._resolve_owner(ctx.view, now=ctx.now)
+        channel = ctx.delivery.channel or self.destinations.card_channel(case.owner_ref, owner)
+        channel = channel or owner
+        if not channel:
+            raise NoDestination("owner has no channel and no default_channel is set")
+        return Send("chat.postMessage", {"channel": channel, **self._card_message(ctx)}, channel)
+
+    def _card_state(self, ctx: _Context) -> Wait | Skip | None:
+        """None when the card is in Slack; otherwise whether to wait for it or give up."""
+        if ctx.view.case.card_ts:
+            return None
+        status = store.card_status(self.engine, ctx.view.case.id)
+        if status in ("pending", "sending"):
+            return Wait(2.0, "waiting for the card")
+        return Skip("the card was never posted")
+
+    def _plan_update(self, ctx: _Context) -> Send | Wait | Skip:
+        case = ctx.view.case
+        if not case.card_ts:
+            status = store.card_status(self.engine, case.id)
+            if status == "sending":
+                return Wait(2.0, "waiting for the card")
+            # A card still to be posted is rendered from the case as it is by then.
+            return Skip("the card is not in Slack yet" if status == "pending" else "no card")
+        args = {"channel": case.card_channel, "ts": case.card_ts, **self._card_message(ctx)}
+        return Send("chat.update", args, case.card_channel or "")
+
+    def _plan_thread(self, ctx: _Context) -> Send | Wait | Skip:
+        state = self._card_state(ctx)
+        if state is not None:
+            return state
+        activity = cases.activity_for(self.engine, ctx.delivery.payload.get("activity_id", 0))
+        if activity is None:
+            return Skip("activity not found")
+        case = ctx.view.case
+        text = messages.thread_line(activity.action, activity.actor, activity.detail)
+        args = {"channel": case.card_channel, "thread_ts": case.card_ts, "text": text}
+        return Send("chat.postMessage", args, case.card_channel or "")
+
+    def _permalink_or_wait(self, ctx: _Context) -> str | Wait | None:
+        """The card's link; or wait a little for the card when it is about to be posted."""
+        case = ctx.view.case
+        if case.card_channel and case.card_ts:
+            return self.workspace.permalink(case.card_channel, case.card_ts)
+        state = self._card_state(ctx)
+        if isinstance(state, Wait) and ctx.now - case.created_at < LINK_WAIT:
+            return state
+        return None
+
+    def _person(self, ref: str, *, now: datetime) -> str:
+        target = self.directory.resolve(ref, now=now) if "@" in ref else ref
+        if not target:
+            raise NoDestination("the person is not in Slack")
+        return target
+
+    def _plan_alert(self, ctx: _Context) -> Send | Wait:
+        link = self._permalink_or_wait(ctx)
+        if isinstance(link, Wait):
+            return link
+        case = ctx.view.case
+        target = ctx.delivery.channel or self._person(
+            self.destinations.alert_target(
+                ctx.delivery.payload.get("notify", ""), case.owner_ref, case.owner_user_id
+            ),
+            now=ctx.now,
+        )
+        text, blocks = messages.alert_message(
+            ctx.view, reason=ctx.delivery.payload.get("reason"), permalink=link
+        )
+        return Send("chat.postMessage", {"channel": target, "text": text, "blocks": blocks}, target)
+
+    def _activity(self, ctx: _Context) -> Any:
+        activity = cases.activity_for(self.engine, ctx.delivery.payload.get("activity_id", 0))
+        if activity is None:
+            raise NoDestination("activity not found")
+        return activity
+
+    def _plan_dm(self, ctx: _Context) -> Send | Wait:
+        link = self._permalink_or_wait(ctx)
+        if isinstance(link, Wait):
+            return link
+        activity = self._activity(ctx)
+        target = ctx.delivery.channel or activity.detail.get("to") or ""
+        if not target:
+            raise NoDestination("nobody to message")
+        text, blocks = messages.reassigned_dm(ctx.view, by=activity.actor, permalink=link)
+        return Send("chat.postMessage", {"channel": target, "text": text, "blocks": blocks}, target)
+
+    def _plan_ticket(self, ctx: _Context) -> Send | Wait:
+        link = self._permalink_or_wait(ctx)
+        if isinstance(link, Wait):
+            return link
+        activity = self._activity(ctx)
+        channel = self.destinations.alert_target("product_channel", None)
+        detail = activity.detail
+        text, blocks = messages.ticket_message(
+            ctx.view,
+            cause=detail.get("cause", ""),
+            notes=detail.get("notes"),
+            action_items=detail.get("action_items"),
+            by=activity.actor,
+            permalink=link,
+        )
+        return Send(
+            "chat.postMessage", {"channel": channel, "text": text, "blocks": blocks}, channel
+        )
+
+    def _plan_review(self, ctx: _Context) -> Send | Wait:
+        link = self._permalink_or_wait(ctx)
+        if isinstance(link, Wait):
+            return link
+        activity = self._activity(ctx)
+        target = self._person(self.destinations.alert_target("support_lead", None), now=ctx.now)
+        detail = activity.detail
+        text, blocks = messages.support_review_message(
+            ctx.view,
+            cause=detail.get("cause", ""),
+            notes=detail.get("notes"),
+            by=activity.actor,
+            permalink=link,
+        )
+        return Send("chat.postMessage", {"channel": target, "text": text, "blocks": blocks}, target)
 
     def _resolve_owner(self, view: store.CaseView, *, now: datetime) -> str | None:
         """The owner's Slack user id, looked up once and stored on the case."""
@@ -220,36 +423,12 @@ class OutboxWorker:
             case.owner_user_id = owner
         return owner
 
-    def _render(
-        self, delivery: store.Delivery, view: store.CaseView, *, channel: str, now: datetime
-    ) -> dict:
-        """The chat.postMessage arguments for a delivery, from the case's current state."""
-        if delivery.kind == "card":
-            self._resolve_owner(view, now=now)
-            blocks = card_blocks(view, now=now)
-            return {"channel": channel, "text": card_text(view), "blocks": blocks}
-        text = alert_text(view, delivery.payload.get("reason"))
-        return {"channel": channel, "text": text, "blocks": [SectionBlock(text=text)]}
-
-    def _card_channel(self, owner_ref: str | None, owner_id: str | None) -> str:
-        channel = self.destinations.card_channel(owner_ref, owner_id) or owner_id
-        if not channel:
-            raise NoDestination("owner has no channel and no default_channel is set")
-        return channel
-
-    def _alert_channel(self, notify: str, view: store.CaseView, *, now: datetime) -> str:
-        case = view.case
-        target = self.destinations.alert_target(notify, case.owner_ref, case.owner_user_id)
-        if "@" in target:
-            target = self.directory.resolve(target, now=now) or ""
-        if not target:
-            raise NoDestination(f"{notify} is not in Slack")
-        return target
+    # --- after a crash ----------------------------------------------------------------------
 
     def reconcile(self, *, now: datetime) -> None:
         """Settle deliveries a stopped process left mid-send: found in Slack -> sent, else retry."""
         for delivery in store.abandoned(self.engine, now=now):
-            ts = self._find_posted(delivery)
+            ts = self._find_posted(delivery) if delivery.kind != "card_update" else None
             if ts:
                 store.mark_sent(
                     self.engine, delivery, channel=delivery.channel or "", ts=ts, now=now
@@ -266,15 +445,19 @@ class OutboxWorker:
         try:
             if is_user_id(channel):
                 channel = self.client.conversations_open(users=channel)["channel"]["id"]
-            history = self.client.conversations_history(
-                channel=channel, include_all_metadata=True, limit=200
-            )
+            if delivery.kind == "thread":
+                view = store.case_view(self.engine, delivery.case_id or 0)
+                parent = view.case.card_ts if view else None
+                history = self.client.conversations_replies(
+                    channel=channel, ts=parent, include_all_metadata=True, limit=200
+                )
+            else:
+                history = self.client.conversations_history(
+                    channel=channel, include_all_metadata=True, limit=200
+                )
         except SlackApiError as exc:
-            log.warning(
-                "outbox.reconcile_unavailable id=%s error=%s",
-                delivery.id,
-                exc.response.get("error"),
-            )
+            error = exc.response.get("error")
+            log.warning("outbox.reconcile_unavailable id=%s error=%s", delivery.id, error)
             return None
         for message in history.get("messages", []):
             metadata = message.get("metadata") or {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from slack_bolt import App
+from slack_bolt import App, BoltContext
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
@@ -24,12 +25,14 @@ from bot.intake import IntakeWriter, Router
 from bot.outbox import OutboxWorker
 from bot.rules import Rules
 from bot.settings import Settings
-from bot.slack import make_client
+from bot.slack import UserDirectory, Workspace, make_client
+from bot.workflow import Workflow
 from handlers.listeners import register_listeners
 from handlers.slack_events import slack_router
 from handlers.survey_webhook import survey_route
 from storage import outbox as outbox_store
 from storage.db import create_db_engine, migrate, ping
+from storage.directory import DirectoryCache
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ class Services:
     bolt: App
     writer: IntakeWriter
     outbox: OutboxWorker
+    workflow: Workflow
     scheduler: BackgroundScheduler = field(default_factory=BackgroundScheduler)
     socket_mode: SocketModeHandler | None = None
 
@@ -90,30 +94,56 @@ class Services:
 
 
 class _QuietTokenWarning(logging.Filter):
-    """Bolt warns that SLACK_BOT_TOKEN is unused when it is handed a client; that is on purpose."""
+    """Bolt warns that SLACK_BOT_TOKEN is unused when given `authorize`; that is on purpose."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "will be unused" not in record.getMessage()
+        text = record.getMessage()
+        return "will be unused" not in text and "will be ignored" not in text
 
 
 def build_services(settings: Settings, rules: Rules) -> Services:
     """Assemble the bot's parts from settings and rules, without starting anything."""
     engine = create_db_engine(settings.database_url)
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
+    # The outbox defers a throttled message itself instead of sleeping in the client, so one
+    # busy channel never holds up the others.
     outbox_client = make_client(
         settings.slack_bot_token, settings.slack_api_url, rate_limit_retries=0
     )
+    directory = UserDirectory(client, DirectoryCache(engine))
+    workspace = Workspace(client)
+    outbox = OutboxWorker(engine, outbox_client, rules, directory=directory, workspace=workspace)
+    workflow = Workflow(engine, rules, directory, wake=outbox.wake, workspace=workspace)
+    writer = IntakeWriter(engine, Router(rules), on_commit=outbox.wake)
+
     logging.getLogger("slack_bolt.App").addFilter(_QuietTokenWarning())
+
+    def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        """The one workspace's bot token; never waits on Slack, so clicks work in an outage."""
+        facts = workspace.facts(wait=False) or {}
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            bot_token=settings.slack_bot_token,
+            bot_user_id=facts.get("user_id"),
+            bot_id=facts.get("bot_id"),
+        )
+
     bolt = App(
         client=client,
+        authorize=authorize,
         signing_secret=settings.slack_signing_secret or "unused-in-socket-mode",
         token_verification_enabled=False,
         request_verification_enabled=not settings.socket_mode,
     )
+
+    def inject(context: BoltContext, next: Callable[[], None]) -> None:
+        context["workflow"] = workflow
+        next()
+
+    bolt.use(inject)
     register_listeners(bolt)
-    outbox = OutboxWorker(engine, outbox_client, rules)
-    writer = IntakeWriter(engine, Router(rules), on_commit=outbox.wake)
-    return Services(settings, rules, engine, client, bolt, writer, outbox)
+    return Services(settings, rules, engine, client, bolt, writer, outbox, workflow)
 
 
 def create_app(services: Services, *, run_migrations: bool = True) -> IntakeFastPath:

@@ -104,19 +104,28 @@ class Workspace:
         self._auth: dict[str, Any] | None = None
         self._lock = threading.Lock()
 
-    def _facts(self) -> dict[str, Any] | None:
+    def facts(self, *, wait: bool = True) -> dict[str, Any] | None:
+        """`auth.test`'s answer (team url, bot user id), asked once and then remembered.
+
+        With `wait=False` only what is already known is returned; the question is asked in the
+        background so that a caller on a request path never waits on Slack.
+        """
+        if self._auth is not None or not wait:
+            if self._auth is None and not self._lock.locked():
+                threading.Thread(target=self.facts, daemon=True).start()
+            return self._auth
         with self._lock:
             if self._auth is None:
                 try:
                     self._auth = dict(self.client.auth_test().data)  # type: ignore[arg-type]
-                except SlackApiError:
+                except Exception:
                     log.warning("workspace.auth_test_failed")
                     return None
             return self._auth
 
     def permalink(self, channel: str, ts: str) -> str | None:
         """A link to a message, in Slack's documented permalink form."""
-        facts = self._facts()
+        facts = self.facts()
         if not facts or not facts.get("url"):
             return None
         return f"{facts['url'].rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from handlers import commands
+from handlers import actions, commands, events, views
 
 
 def register_listeners(app: App) -> None:
+    actions.register(app)
     commands.register(app)
+    events.register(app)
+    views.register(app)
