@@ -121,6 +121,8 @@ def thread_line(action: str, actor: str, detail: Mapping[str, Any]) -> str:
             whom = f"the {safe(str(role), 50)} {who(to)}" if role else who(to)
             line = f":rotating_light: Escalated to {whom}"
         line += "; the case is now theirs." if detail.get("reassigned") else "."
+    elif action == "nudged":
+        line = f":wave: {by} nudged the owner to follow up."
     elif action == "overdue":
         due = _date_of(detail.get("due"))
         line = ":warning: The first contact is overdue" + (f" (due {due})." if due else ".")
@@ -256,21 +258,30 @@ def escalation_dm(
     waited: timedelta,
     to_role: str,
     reassigned: bool,
+    late_by: timedelta | None = None,
 ) -> tuple[str, list[Block]]:
-    """An escalation: buttons to nudge or reassign, or 'this case is now yours' when reassigned."""
+    """An escalation: buttons to nudge or reassign, or 'this case is now yours' when reassigned.
+
+    `late_by` says the step fired late (the bot was not running when it fell due).
+    """
     case = view.case
+    late = (
+        f"\n_This escalation is {duration(late_by)} late: the bot was not running when it was due._"
+        if late_by
+        else ""
+    )
     if reassigned:
         intro = (
             f":rotating_light: *This case is now yours.* It waited {duration(waited)} without a "
             f"first contact, so it was escalated to you as {safe(to_role, 50)} and reassigned "
-            "to you. Please reach the customer today: the card's buttons are now yours."
+            "to you. Please reach the customer today: the card's buttons are now yours." + late
         )
         fallback = _fallback("Escalated to you and reassigned", view)
         return fallback, [_intro(intro), *case_summary(view, permalink=permalink, waited=waited)]
     owner = mention(case.owner_user_id, case.owner_ref)
     intro = (
         f":rotating_light: *Escalation* (you are the {safe(to_role, 50)}): this "
-        f"{case.segment} has waited {duration(waited)} without a first contact from {owner}."
+        f"{case.segment} has waited {duration(waited)} without a first contact from {owner}." + late
     )
     value = str(case.id)
     buttons = ActionsBlock(
@@ -298,3 +309,34 @@ def alert_message(
     intro = headline + (f": {why}." if why else ".")
     fallback = truncate(alert_text(view, reason), FALLBACK_LIMIT)
     return fallback, [_intro(intro), *case_summary(view, permalink=permalink)]
+
+
+def nudge_dm(view: CaseView, *, by: str, permalink: str | None) -> tuple[str, list[Block]]:
+    """The owner is asked, by their manager, to follow up now."""
+    intro = f":wave: <@{safe(by, 30)}> asks you to follow up on this case today."
+    return _fallback("Please follow up", view), [
+        _intro(intro),
+        *case_summary(view, permalink=permalink),
+    ]
+
+
+def reminder_dm(view: CaseView, *, on: date, permalink: str | None) -> tuple[str, list[Block]]:
+    """The follow-up the owner planned for today."""
+    intro = f":alarm_clock: You planned to follow up on this case on {day(on)}."
+    return _fallback("Follow-up due", view), [
+        _intro(intro),
+        *case_summary(view, permalink=permalink),
+    ]
+
+
+def resurvey_dm(view: CaseView, *, permalink: str | None) -> tuple[str, list[Block]]:
+    """Time to re-survey a customer whose case was resolved."""
+    intro = (
+        ":repeat: It is time to re-survey this customer: their case was resolved and the "
+        "agreed re-survey date has come. A new answer will be linked to the case as its "
+        "recovery score."
+    )
+    return _fallback("Re-survey due", view), [
+        _intro(intro),
+        *case_summary(view, permalink=permalink),
+    ]

@@ -32,6 +32,7 @@ from pydantic import (
 from bot.destinations import Destinations
 from bot.policy import Calendar, Matchers, Segment, is_top_revenue, plan_case, top_revenue_threshold
 from bot.rules import Rules
+from bot.slack_ids import is_user_id
 from storage import intake as store
 from storage.db import begin_immediate
 
@@ -206,6 +207,7 @@ class Router:
             policy=plan.policy,
             steps=steps,
             card_channel=self.destinations.card_channel(owner),
+            owner_user_id=owner if is_user_id(owner) else None,
         )
 
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from standardwebhooks.webhooks import Webhook
 
 from blocks import messages
 from blocks.card import card_blocks, card_text
@@ -45,6 +49,8 @@ PERMANENT = {
     "message_not_found",
     "cant_update_message",
 }
+# Re-survey requests to the survey platform are paced like one more channel.
+WEBHOOK_CHANNEL = "webhook"
 # Messages that link to the card wait this long for it to be posted before going without.
 LINK_WAIT = timedelta(seconds=30)
 
@@ -89,6 +95,7 @@ class OutboxWorker:
     """A thread that drains the outbox; `run_once` does one pass and is what tests drive."""
 
     MIN_PASS = 0.05
+    SNAPSHOT_AGE = 0.25
 
     def __init__(
         self,
@@ -98,10 +105,12 @@ class OutboxWorker:
         *,
         directory: UserDirectory | None = None,
         workspace: Workspace | None = None,
+        webhook_secret: str | None = None,
         channel_interval: float = 1.0,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self.engine = engine
+        self.webhook_secret = webhook_secret
         self.client = client
         self.rules = rules
         self.destinations = Destinations(rules)
@@ -165,6 +174,10 @@ class OutboxWorker:
         for delivery in store.due(self.engine, now=now, busy=busy):
             if self._stop.is_set():
                 break
+            if time.monotonic() - ticking > self.SNAPSHOT_AGE:
+                # Slow sends (or a busy writer) made this list stale: newer, more valuable
+                # deliveries may be queued, so read the queue again rather than go on.
+                return True
             sent |= self._deliver(delivery, now=self.clock())
         return sent
 
@@ -212,6 +225,8 @@ class OutboxWorker:
         return self._send(delivery, plan, now=now)
 
     def _send(self, delivery: store.Delivery, plan: Send, *, now: datetime) -> bool:
+        if plan.method == "webhook":
+            return self._post_webhook(delivery, plan, now=now)
         try:
             if plan.method == "chat.update":
                 answer = self.client.chat_update(**plan.args)
@@ -241,6 +256,45 @@ class OutboxWorker:
             answer["channel"],
         )
         return True
+
+    def _post_webhook(self, delivery: store.Delivery, plan: Send, *, now: datetime) -> bool:
+        """POST a Standard Webhooks request, signed with the survey secret, to the platform."""
+        message_id = f"msg_nps_{delivery.id}"  # stable across retries: the receiver can dedupe
+        body = json.dumps(plan.args["body"], separators=(",", ":"))
+        signature = Webhook(self.webhook_secret or "").sign(message_id, now, body)
+        request = urllib.request.Request(
+            plan.args["url"],
+            data=body.encode(),
+            method="POST",
+            headers={
+                "content-type": "application/json",
+                "webhook-id": message_id,
+                "webhook-timestamp": str(int(now.timestamp())),
+                "webhook-signature": signature,
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                status = answer.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        except OSError as exc:
+            self._retry_later(delivery, type(exc).__name__, now=now)
+            return False
+        if 200 <= status < 300:
+            store.mark_sent(self.engine, delivery, channel=WEBHOOK_CHANNEL, ts=message_id, now=now)
+            log.info(
+                "outbox.sent id=%s kind=%s case_id=%s", delivery.id, delivery.kind, delivery.case_id
+            )
+            return True
+        if status in (408, 429) or status >= 500:
+            self._retry_later(delivery, f"http_{status}", now=now)
+        else:
+            store.fail(self.engine, delivery.id, error=f"http_{status}")
+            log.error(
+                "outbox.failed id=%s kind=%s error=http_%s", delivery.id, delivery.kind, status
+            )
+        return False
 
     def _handle_error(self, delivery: store.Delivery, exc: SlackApiError, *, now: datetime) -> bool:
         wait = retry_after(exc)
@@ -274,6 +328,11 @@ class OutboxWorker:
             "dm": self._plan_dm,
             "ticket": self._plan_ticket,
             "support_review": self._plan_review,
+            "escalation": self._plan_escalation,
+            "nudge": self._plan_nudge,
+            "reminder": self._plan_reminder,
+            "resurvey": self._plan_resurvey,
+            "resurvey_webhook": self._plan_resurvey_webhook,
         }.get(ctx.delivery.kind)
         if planner is None:
             raise NoDestination(f"unknown delivery kind {ctx.delivery.kind}")
@@ -412,6 +471,75 @@ class OutboxWorker:
         )
         return Send("chat.postMessage", {"channel": target, "text": text, "blocks": blocks}, target)
 
+    def _plan_escalation(self, ctx: _Context) -> Send:
+        activity = self._activity(ctx)
+        detail = activity.detail
+        target = ctx.delivery.channel or detail.get("to")
+        if not target:
+            raise NoDestination(f"{detail.get('notify')} is not configured or not in Slack")
+        link = self._permalink(ctx)
+        late = detail.get("late_seconds") or 0
+        text, blocks = messages.escalation_dm(
+            ctx.view,
+            permalink=link,
+            waited=activity.at - ctx.view.case.received_at,
+            to_role=str(detail.get("notify", "")).replace("_", " "),
+            reassigned=bool(detail.get("reassigned")),
+            late_by=timedelta(seconds=late) if late else None,
+        )
+        return Send("chat.postMessage", {"channel": target, "text": text, "blocks": blocks}, target)
+
+    def _plan_nudge(self, ctx: _Context) -> Send:
+        target = self._owner_target(ctx)
+        activity = self._activity(ctx)
+        text, blocks = messages.nudge_dm(
+            ctx.view, by=activity.actor, permalink=self._permalink(ctx)
+        )
+        return Send("chat.postMessage", {"channel": target, "text": text, "blocks": blocks}, target)
+
+    def _owner_target(self, ctx: _Context) -> str:
+        owner = ctx.delivery.channel or self._resolve_owner(ctx.view, now=ctx.now)
+        if not owner:
+            raise NoDestination("the case's owner is not in Slack")
+        return owner
+
+    def _plan_reminder(self, ctx: _Context) -> Send:
+        target = self._owner_target(ctx)
+        on = date.fromisoformat(ctx.delivery.payload["on"])
+        text, blocks = messages.reminder_dm(ctx.view, on=on, permalink=self._permalink(ctx))
+        return Send("chat.postMessage", {"channel": target, "text": text, "blocks": blocks}, target)
+
+    def _plan_resurvey(self, ctx: _Context) -> Send:
+        target = self._owner_target(ctx)
+        text, blocks = messages.resurvey_dm(ctx.view, permalink=self._permalink(ctx))
+        return Send("chat.postMessage", {"channel": target, "text": text, "blocks": blocks}, target)
+
+    def _plan_resurvey_webhook(self, ctx: _Context) -> Send:
+        url = self.rules.resurvey.webhook_url
+        if not url or not self.webhook_secret:
+            raise NoDestination("resurvey.webhook_url or SURVEY_WEBHOOK_SECRET is not set")
+        view = ctx.view
+        body = {
+            "type": "resurvey.requested",
+            "case_id": view.case.id,
+            "resurvey_of": view.case.response_id,
+            "survey": view.response.survey,
+            "customer": {
+                "id": view.customer.id,
+                "name": view.customer.name,
+                "email": view.customer.email,
+                "phone": view.customer.phone,
+            },
+            "account": {"id": view.account.id, "name": view.account.name},
+        }
+        return Send("webhook", {"url": url, "body": body}, WEBHOOK_CHANNEL)
+
+    def _permalink(self, ctx: _Context) -> str | None:
+        case = ctx.view.case
+        if case.card_channel and case.card_ts:
+            return self.workspace.permalink(case.card_channel, case.card_ts)
+        return None
+
     def _resolve_owner(self, view: store.CaseView, *, now: datetime) -> str | None:
         """The owner's Slack user id, looked up once and stored on the case."""
         case = view.case
@@ -428,7 +556,8 @@ class OutboxWorker:
     def reconcile(self, *, now: datetime) -> None:
         """Settle deliveries a stopped process left mid-send: found in Slack -> sent, else retry."""
         for delivery in store.abandoned(self.engine, now=now):
-            ts = self._find_posted(delivery) if delivery.kind != "card_update" else None
+            idempotent = delivery.kind in ("card_update", "resurvey_webhook")
+            ts = None if idempotent else self._find_posted(delivery)
             if ts:
                 store.mark_sent(
                     self.engine, delivery, channel=delivery.channel or "", ts=ts, now=now

@@ -13,6 +13,7 @@ class Act(StrEnum):
     RESOLVE = "resolve"
     REASSIGN = "reassign"
     DONE = "done"
+    NUDGE = "nudge"
 
 
 # Working a case is open to the whole customer-success bench; closing or moving it is not.
@@ -28,6 +29,9 @@ REFUSALS = {
 }
 REFUSALS[Act.LOG_CONTACT] = REFUSALS[Act.ROOT_CAUSE] = REFUSALS[Act.CLAIM]
 REFUSALS[Act.DONE] = REFUSALS[Act.RESOLVE].replace("resolve", "close")
+REFUSALS[Act.NUDGE] = (
+    "Only the owner's manager, the CX lead or the VP of Customer Success can nudge the owner."
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,8 @@ class CaseRoles:
 def may(act: Act, actor: str, roles: CaseRoles) -> bool:
     """Whether `actor` may do `act` on the case."""
     leads = {roles.owner, roles.manager, roles.cx_lead, roles.vp} - {None}
+    if act is Act.NUDGE:
+        return actor in {roles.manager, roles.cx_lead, roles.vp} - {None}
     if act in WORKERS:
         return actor in leads or actor == roles.claimed_by or actor in roles.listed_owners
     return actor in leads

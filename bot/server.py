@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -26,6 +27,7 @@ from bot.outbox import OutboxWorker
 from bot.rules import Rules
 from bot.settings import Settings
 from bot.slack import UserDirectory, Workspace, make_client
+from bot.timers import Timers
 from bot.workflow import Workflow
 from handlers.listeners import register_listeners
 from handlers.slack_events import slack_router
@@ -49,6 +51,7 @@ class Services:
     writer: IntakeWriter
     outbox: OutboxWorker
     workflow: Workflow
+    timers: Timers
     scheduler: BackgroundScheduler = field(default_factory=BackgroundScheduler)
     socket_mode: SocketModeHandler | None = None
 
@@ -58,14 +61,29 @@ class Services:
         self.writer.start()
         self.outbox.start()
         tick = self.rules.scheduler.tick.as_timedelta().total_seconds()
+        # One interval job sweeps every timer from the database; a missed run is simply the
+        # next run's work, so runs never pile up.
         self.scheduler.add_job(
-            self.outbox.wake, "interval", seconds=tick, id="outbox-sweep", max_instances=1
+            self._tick,
+            "interval",
+            seconds=tick,
+            id="timers",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
         )
         self.scheduler.start()
         if self.settings.socket_mode:
             self.socket_mode = SocketModeHandler(self.bolt, self.settings.slack_app_token)
             threading.Thread(target=self._connect_socket_mode, daemon=True).start()
         log.info("bot.started %r", self.settings)
+
+    def _tick(self) -> None:
+        try:
+            self.timers.tick()
+        except Exception:
+            log.exception("timers.tick_failed")
+        self.outbox.wake()
 
     def _connect_socket_mode(self) -> None:
         """Open the Socket Mode connection, retrying while Slack is unreachable."""
@@ -112,8 +130,16 @@ def build_services(settings: Settings, rules: Rules) -> Services:
     )
     directory = UserDirectory(client, DirectoryCache(engine))
     workspace = Workspace(client)
-    outbox = OutboxWorker(engine, outbox_client, rules, directory=directory, workspace=workspace)
+    outbox = OutboxWorker(
+        engine,
+        outbox_client,
+        rules,
+        directory=directory,
+        workspace=workspace,
+        webhook_secret=settings.survey_webhook_secret,
+    )
     workflow = Workflow(engine, rules, directory, wake=outbox.wake, workspace=workspace)
+    timers = Timers(engine, rules, directory, wake=outbox.wake)
     writer = IntakeWriter(engine, Router(rules), on_commit=outbox.wake)
 
     logging.getLogger("slack_bolt.App").addFilter(_QuietTokenWarning())
@@ -143,7 +169,7 @@ def build_services(settings: Settings, rules: Rules) -> Services:
 
     bolt.use(inject)
     register_listeners(bolt)
-    return Services(settings, rules, engine, client, bolt, writer, outbox, workflow)
+    return Services(settings, rules, engine, client, bolt, writer, outbox, workflow, timers)
 
 
 def create_app(services: Services, *, run_migrations: bool = True) -> IntakeFastPath:
@@ -171,6 +197,7 @@ def create_app(services: Services, *, run_migrations: bool = True) -> IntakeFast
         if not await run_in_threadpool(ping, services.engine):
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
         counts = await run_in_threadpool(outbox_store.counts, services.engine)
+        stuck = await run_in_threadpool(services.timers.oldest_overdue)
         return JSONResponse(
             {
                 "status": "ok",
@@ -178,6 +205,11 @@ def create_app(services: Services, *, run_migrations: bool = True) -> IntakeFast
                 "outbox": {
                     "pending": counts.get("pending", 0) + counts.get("sending", 0),
                     "failed": counts.get("failed", 0),
+                },
+                # Seconds the oldest escalation step has been due but not fired (past two
+                # ticks of grace); anything but null means the scheduler is stuck.
+                "timers": {
+                    "oldest_overdue_step_seconds": int(stuck.total_seconds()) if stuck else None
                 },
             }
         )

@@ -202,6 +202,14 @@ class Workflow:
             lambda: cases.mark_done(self.engine, case_id, actor=actor, now=self.clock()),
         )
 
+    def nudge(self, case_id: int, actor: str) -> Outcome:
+        return self._run(
+            Act.NUDGE,
+            case_id,
+            actor,
+            lambda: cases.nudge(self.engine, case_id, actor=actor, now=self.clock()),
+        )
+
     def reassign(self, case_id: int, actor: str, new_owner: str) -> Outcome:
         return self._run(
             Act.REASSIGN,

@@ -8,7 +8,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from blocks import modals
-from blocks.ids import CardAction
+from blocks.ids import CardAction, ManagerAction
 from bot.permissions import Act
 from bot.workflow import Workflow
 
@@ -46,6 +46,12 @@ def done(ack: Ack, body: dict, action: dict, client: WebClient, workflow: Workfl
     outcome = workflow.done(int(action["value"]), body["user"]["id"])
     if not outcome.ok and outcome.message:
         tell(client, body, outcome.message)
+
+
+def nudge(ack: Ack, body: dict, action: dict, client: WebClient, workflow: Workflow) -> None:
+    ack()
+    outcome = workflow.nudge(int(action["value"]), body["user"]["id"])
+    tell(client, body, "The owner has been nudged." if outcome.ok else outcome.message or "")
 
 
 def _open(act: Act, body: dict, action: dict, client: WebClient, workflow: Workflow) -> None:
@@ -98,3 +104,5 @@ def register(app: App) -> None:
     app.action(CardAction.ROOT_CAUSE)(opener(Act.ROOT_CAUSE))
     app.action(CardAction.RESOLVE)(opener(Act.RESOLVE))
     app.action(CardAction.REASSIGN)(opener(Act.REASSIGN))
+    app.action(ManagerAction.NUDGE)(nudge)
+    app.action(ManagerAction.REASSIGN)(opener(Act.REASSIGN))

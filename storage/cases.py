@@ -1,9 +1,4 @@
-"""The owner's state changes on a case, each one compare-and-set in a single transaction.
-
-A change updates the case, records who did what in the activity log and queues what Slack must
-be told (the card re-rendered, a line in its thread, a DM or a ticket) in the same transaction.
-A refused change writes nothing.
-"""
+"""Changes to a follow-up case, each a compare-and-set in one transaction, and the case reads."""
 
 from __future__ import annotations
 
@@ -16,138 +11,202 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from storage.db import begin_immediate
-from storage.intake import Bulk
-from storage.models import Account, Activity, Customer, EscalationStep, FollowUpCase
+from storage.models import (
+    Account,
+    Activity,
+    CaseStatus,
+    Customer,
+    EscalationStep,
+    FollowUpCase,
+    OutboxMessage,
+    OutboxStatus,
+)
 
 CASE = FollowUpCase.__table__
+ACCOUNT = Account.__table__
+CUSTOMER = Customer.__table__
+ACTIVITY = Activity.__table__
+OUTBOX = OutboxMessage.__table__
 STEP = EscalationStep.__table__
 
-CONTACT_HOW = frozenset({"phone", "email", "video", "meeting"})
-CONTACT_OUTCOME = frozenset({"reached", "voicemail", "no_answer"})
-ESCALATIONS = frozenset({None, "product", "support"})
+CONTACT_METHODS = frozenset({"phone", "email", "video", "meeting"})
+CONTACT_OUTCOMES = frozenset({"reached", "voicemail", "no_answer"})
+ESCALATIONS = frozenset({"product", "support"})
+ROOT_CAUSE_MAX = 100
 
-OUTBOX_COLUMNS = (
-    "dedupe_key",
-    "case_id",
-    "kind",
-    "payload:j",
-    "priority",
-    "arr",
-    "status",
-    "attempts",
-    "next_attempt_at:t",
-    "created_at:t",
-    "channel",
-)
-ACTIVITY_COLUMNS = ("case_id", "at:t", "actor", "action", "detail:j")
-INTERACTIVE = -1  # feedback on a click goes out before new cards
+# Feedback on a click goes out before any new card.
+INTERACTIVE_PRIORITY = -1
+
+# The columns every decision below reads; the update only lands if none of them moved meanwhile.
+_DECIDED_ON = ("status", "claimed_by", "owner_user_id", "root_cause", "contact_count")
+_ATTEMPTS = 5
+
+OPEN = CaseStatus.OPEN.value
+CLAIMED = CaseStatus.CLAIMED.value
+CONTACTED = CaseStatus.CONTACTED.value
+RESOLVED = CaseStatus.RESOLVED.value
 
 
 @dataclass(frozen=True)
 class Change:
-    """The outcome of a state change: the case as it now is, or why nothing changed."""
+    """The outcome of a change: the case as it now stands, and the activity row it wrote."""
 
     ok: bool
     reason: str | None
     case: FollowUpCase | None
-    activity_id: int | None = None
+    activity_id: int | None
 
 
 @dataclass(frozen=True)
-class Extra:
-    """One more message a change owes besides the card update and the thread line."""
+class _Extra:
+    """An outbox row a change owes beyond the card update and the thread reply."""
 
     kind: str
     key: str
     channel: str | None = None
-    payload: dict[str, Any] | None = None
+    template: str | None = None
 
 
-Mutate = Callable[[FollowUpCase], "str | tuple[dict[str, Any], dict[str, Any], list[Extra]]"]
+@dataclass(frozen=True)
+class _Plan:
+    values: dict[str, Any]
+    detail: dict[str, Any]
+    extras: tuple[_Extra, ...] = ()
 
 
-def _change(
-    engine: sa.Engine, case_id: int, *, actor: str, action: str, now: datetime, mutate: Mutate
-) -> Change:
-    """Lock the case, let `mutate` decide (a refusal reason, or new values and extras), apply."""
-    with engine.connect() as conn:
-        begin_immediate(conn)
-        with conn.begin(), Session(bind=conn) as session:
-            query = select(FollowUpCase).where(FollowUpCase.id == case_id)
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update()
-            case = session.exec(query).first()
-            if case is None:
-                return Change(False, "not_found", None)
-            decided = mutate(case)
-            if isinstance(decided, str):
-                session.expunge(case)
-                return Change(False, decided, case)
-            values, detail, extras = decided
-            values["updated_at"] = now
-            conn.execute(sa.update(CASE).where(CASE.c.id == case_id).values(**values))
-            if (
-                values.get("claimed_by")
-                or values.get("first_contact_at")
-                or (values.get("status") == "resolved")
-            ):
-                _stop_ladder(conn, case_id, now=now)
-            bulk = Bulk(conn)
-            activity_id = bulk.insert(
-                "activity",
-                ACTIVITY_COLUMNS,
-                [(case_id, now, actor, action, detail)],
-                " RETURNING id",
-            ).scalar_one()
-            arr = session.get(Account, case.account_id).arr  # type: ignore[union-attr]
-            channel = case.card_channel
-            rows = [
-                _outbox(
-                    f"update:{case_id}:{activity_id}", case_id, "card_update", {}, arr, now, channel
-                ),
-                _outbox(
-                    f"thread:{activity_id}",
-                    case_id,
-                    "thread",
-                    {"activity_id": activity_id},
-                    arr,
-                    now,
-                    channel,
-                ),
-            ]
-            for extra in extras:
-                payload = {"activity_id": activity_id, **(extra.payload or {})}
-                rows.append(
-                    _outbox(
-                        f"{extra.key}:{activity_id}",
-                        case_id,
-                        extra.kind,
-                        payload,
-                        arr,
-                        now,
-                        extra.channel,
-                    )
-                )
-            bulk.insert("outbox", OUTBOX_COLUMNS, rows)
-            session.expunge(case)
-        fresh = get_case(engine, case_id)
-    return Change(True, None, fresh, activity_id)
+Decide = Callable[[FollowUpCase], "_Plan | str"]
 
 
-def _outbox(
+def _case(row: sa.Row[Any]) -> FollowUpCase:
+    return FollowUpCase.model_validate({c.name: row._mapping[c.name] for c in CASE.c})
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _unchanged(case: FollowUpCase) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        *(CASE.c[name].is_not_distinct_from(getattr(case, name)) for name in _DECIDED_ON)
+    )
+
+
+def _outbox_row(
+    *,
     key: str,
-    case_id: int,
+    case: FollowUpCase,
     kind: str,
     payload: dict[str, Any],
     arr: float | None,
-    now: datetime,
     channel: str | None,
-) -> tuple[Any, ...]:
-    return (key, case_id, kind, payload, INTERACTIVE, arr or 0.0, "pending", 0, now, now, channel)
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "dedupe_key": key,
+        "case_id": case.id,
+        "kind": kind,
+        "payload": payload,
+        "priority": INTERACTIVE_PRIORITY,
+        "arr": arr or 0.0,
+        "status": OutboxStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "channel": channel,
+    }
+
+
+def _apply(
+    engine: sa.Engine, case_id: int, *, actor: str, action: str, now: datetime, decide: Decide
+) -> Change:
+    """Lock the case, decide, and write the change, its activity and its outbox rows at once."""
+    locked = (
+        sa.select(CASE, ACCOUNT.c.arr.label("account_arr"))
+        .join(ACCOUNT, ACCOUNT.c.id == CASE.c.account_id)
+        .where(CASE.c.id == case_id)
+        .with_for_update(of=CASE)
+    )
+    with engine.connect() as conn:
+        begin_immediate(conn)
+        with conn.begin():
+            for _ in range(_ATTEMPTS):
+                seen = conn.execute(locked).first()
+                if seen is None:
+                    return Change(False, "not_found", None, None)
+                case = _case(seen)
+                plan = decide(case)
+                if isinstance(plan, str):
+                    return Change(False, plan, case, None)
+                stmt = (
+                    sa.update(CASE)
+                    .where(CASE.c.id == case_id, _unchanged(case))
+                    .values(**plan.values, updated_at=now)
+                    .returning(*CASE.c)
+                )
+                updated = conn.execute(stmt).first()
+                if updated is not None:
+                    break
+            else:
+                raise RuntimeError(f"case {case_id} kept changing during {action}")
+            fresh = _case(updated)
+            if _ends_ladder(plan.values):
+                _stop_ladder(conn, case_id, now=now)
+            activity_id = conn.execute(
+                sa.insert(ACTIVITY)
+                .values(case_id=case_id, at=now, actor=actor, action=action, detail=plan.detail)
+                .returning(ACTIVITY.c.id)
+            ).scalar_one()
+            arr = seen.account_arr
+            rows = [
+                _outbox_row(
+                    key=f"update:{case_id}:{activity_id}",
+                    case=fresh,
+                    kind="card_update",
+                    payload={},
+                    arr=arr,
+                    channel=fresh.card_channel,
+                    now=now,
+                ),
+                _outbox_row(
+                    key=f"thread:{activity_id}",
+                    case=fresh,
+                    kind="thread",
+                    payload={"activity_id": activity_id},
+                    arr=arr,
+                    channel=fresh.card_channel,
+                    now=now,
+                ),
+            ]
+            for extra in plan.extras:
+                payload: dict[str, Any] = {"activity_id": activity_id}
+                if extra.template is not None:
+                    payload["template"] = extra.template
+                rows.append(
+                    _outbox_row(
+                        key=f"{extra.key}:{activity_id}",
+                        case=fresh,
+                        kind=extra.kind,
+                        payload=payload,
+                        arr=arr,
+                        channel=extra.channel,
+                        now=now,
+                    )
+                )
+            conn.execute(sa.insert(OUTBOX), rows)
+    return Change(True, None, fresh, activity_id)
+
+
+def _ends_ladder(values: dict[str, Any]) -> bool:
+    """Whether a change means someone has picked the case up (claim, contact or resolution)."""
+    return bool(
+        values.get("claimed_by")
+        or values.get("first_contact_at")
+        or values.get("status") == RESOLVED
+    )
 
 
 def _stop_ladder(conn: sa.Connection, case_id: int, *, now: datetime) -> None:
-    """A claim, a contact or a resolution ends the escalation ladder."""
+    """Cancel the case's escalation ladder steps that have not fired yet."""
     conn.execute(
         sa.update(STEP)
         .where(
@@ -161,16 +220,16 @@ def _stop_ladder(conn: sa.Connection, case_id: int, *, now: datetime) -> None:
 
 
 def claim(engine: sa.Engine, case_id: int, *, actor: str, now: datetime) -> Change:
-    """Claim an open, unclaimed case; the first claim wins and a repeat changes nothing."""
+    """Take an open, unclaimed case; anyone later is refused with "already_claimed"."""
 
-    def mutate(case: FollowUpCase) -> Any:
-        if case.status == "resolved":
+    def decide(case: FollowUpCase) -> _Plan | str:
+        if case.status == RESOLVED:
             return "resolved"
-        if case.status != "open" or case.claimed_by:
+        if case.status != OPEN or case.claimed_by is not None:
             return "already_claimed"
-        return {"status": "claimed", "claimed_by": actor, "claimed_at": now}, {}, []
+        return _Plan({"status": CLAIMED, "claimed_by": actor, "claimed_at": now}, {})
 
-    return _change(engine, case_id, actor=actor, action="claimed", now=now, mutate=mutate)
+    return _apply(engine, case_id, actor=actor, action="claimed", now=now, decide=decide)
 
 
 def log_contact(
@@ -184,33 +243,35 @@ def log_contact(
     next_follow_up: date | None,
     now: datetime,
 ) -> Change:
-    """Record a contact attempt; a reached customer is the first contact for the SLA."""
-    if how not in CONTACT_HOW or outcome not in CONTACT_OUTCOME:
-        raise ValueError(f"unknown contact {how!r}/{outcome!r}")
+    """Record a contact attempt; reaching the customer makes the case "contacted"."""
+    if how not in CONTACT_METHODS:
+        raise ValueError(f"unknown contact method: {how!r}")
+    if outcome not in CONTACT_OUTCOMES:
+        raise ValueError(f"unknown contact outcome: {outcome!r}")
+    detail = {
+        "how": how,
+        "outcome": outcome,
+        "notes": notes,
+        "next_follow_up": _iso(next_follow_up),
+    }
 
-    def mutate(case: FollowUpCase) -> Any:
-        if case.status == "resolved":
+    def decide(case: FollowUpCase) -> _Plan | str:
+        if case.status == RESOLVED:
             return "resolved"
-        values: dict[str, Any] = {
-            "contact_count": (case.contact_count or 0) + 1,
-            "last_contact_at": now,
-        }
-        if next_follow_up:
+        values: dict[str, Any] = {"contact_count": case.contact_count + 1, "last_contact_at": now}
+        if next_follow_up is not None:
             values["next_follow_up_on"] = next_follow_up
-        if not case.claimed_by:
-            values |= {"claimed_by": actor, "claimed_at": now}
-            if case.status == "open":
-                values["status"] = "claimed"
+        if case.claimed_by is None:
+            values.update(claimed_by=actor, claimed_at=now)
         if outcome == "reached":
+            values["status"] = CONTACTED
             if case.first_contact_at is None:
                 values["first_contact_at"] = now
-            values["status"] = "contacted"
-        detail = {"how": how, "outcome": outcome, "notes": notes}
-        if next_follow_up:
-            detail["next_follow_up"] = next_follow_up.isoformat()
-        return values, detail, []
+        elif case.status == OPEN:
+            values["status"] = CLAIMED
+        return _Plan(values, detail)
 
-    return _change(engine, case_id, actor=actor, action="contact_logged", now=now, mutate=mutate)
+    return _apply(engine, case_id, actor=actor, action="contact_logged", now=now, decide=decide)
 
 
 def log_root_cause(
@@ -225,36 +286,38 @@ def log_root_cause(
     escalation: str | None,
     now: datetime,
 ) -> Change:
-    """Record the root cause, the agreed actions and any cross-functional escalation."""
-    if escalation not in ESCALATIONS:
-        raise ValueError(f"unknown escalation {escalation!r}")
+    """Record why the customer is unhappy and what comes next, escalating when asked."""
+    cause = cause.strip()
+    if not cause or len(cause) > ROOT_CAUSE_MAX:
+        raise ValueError(f"a root cause takes 1 to {ROOT_CAUSE_MAX} characters")
+    if escalation is not None and escalation not in ESCALATIONS:
+        raise ValueError(f"unknown escalation: {escalation!r}")
+    detail = {
+        "cause": cause,
+        "notes": notes,
+        "action_items": action_items,
+        "next_follow_up": _iso(next_follow_up),
+        "escalation": escalation,
+    }
+    extras: tuple[_Extra, ...] = ()
+    if escalation == "product":
+        extras = (_Extra("ticket", "ticket"),)
+    elif escalation == "support":
+        extras = (_Extra("support_review", "review"),)
 
-    def mutate(case: FollowUpCase) -> Any:
-        if case.status == "resolved":
+    def decide(case: FollowUpCase) -> _Plan | str:
+        if case.status == RESOLVED:
             return "resolved"
         values: dict[str, Any] = {
             "root_cause": cause,
             "root_cause_notes": notes,
             "action_items": action_items,
         }
-        if next_follow_up:
+        if next_follow_up is not None:
             values["next_follow_up_on"] = next_follow_up
-        extras = []
-        if escalation == "product":
-            extras.append(Extra("ticket", "ticket"))
-        elif escalation == "support":
-            extras.append(Extra("support_review", "review"))
-        detail = {
-            "cause": cause,
-            "notes": notes,
-            "action_items": action_items,
-            "escalation": escalation,
-        }
-        if next_follow_up:
-            detail["next_follow_up"] = next_follow_up.isoformat()
-        return values, detail, extras
+        return _Plan(values, detail, extras)
 
-    return _change(engine, case_id, actor=actor, action="root_cause_logged", now=now, mutate=mutate)
+    return _apply(engine, case_id, actor=actor, action="root_cause_logged", now=now, decide=decide)
 
 
 def resolve(
@@ -263,102 +326,105 @@ def resolve(
     *,
     actor: str,
     summary: str,
-    satisfied: bool,
+    satisfied: bool | None,
     root_cause: str | None,
     resurvey_on: date | None,
     now: datetime,
 ) -> Change:
-    """Close a case; a root cause is required, logged before or given now."""
+    """Close a case with its outcome; a root cause must be on the case or given here."""
+    root_cause = (root_cause or "").strip() or None
+    if root_cause is not None and len(root_cause) > ROOT_CAUSE_MAX:
+        raise ValueError(f"a root cause takes 1 to {ROOT_CAUSE_MAX} characters")
+    detail = {
+        "summary": summary,
+        "satisfied": satisfied,
+        "root_cause": root_cause,
+        "resurvey_on": _iso(resurvey_on),
+    }
 
-    def mutate(case: FollowUpCase) -> Any:
-        if case.status == "resolved":
+    def decide(case: FollowUpCase) -> _Plan | str:
+        if case.status == RESOLVED:
             return "resolved"
-        cause = root_cause or case.root_cause
-        if not cause:
+        if root_cause is None and not case.root_cause:
             return "root_cause_required"
-        values = {
-            "status": "resolved",
+        values: dict[str, Any] = {
+            "status": RESOLVED,
             "resolved_at": now,
             "resolution_summary": summary,
             "customer_satisfied": satisfied,
-            "root_cause": cause,
             "resurvey_on": resurvey_on,
         }
-        detail = {
-            "summary": summary,
-            "satisfied": satisfied,
-            "cause": cause,
-            "resurvey_on": resurvey_on.isoformat() if resurvey_on else None,
-        }
-        return values, detail, []
+        if root_cause is not None:
+            values["root_cause"] = root_cause
+        return _Plan(values, detail)
 
-    return _change(engine, case_id, actor=actor, action="resolved", now=now, mutate=mutate)
+    return _apply(engine, case_id, actor=actor, action="resolved", now=now, decide=decide)
 
 
 def mark_done(engine: sa.Engine, case_id: int, *, actor: str, now: datetime) -> Change:
-    """Close a Passive or Promoter case whose email or thank-you went out."""
+    """Close a Passive or Promoter case ("Done") without a contact or root cause."""
 
-    def mutate(case: FollowUpCase) -> Any:
-        if case.status == "resolved":
+    def decide(case: FollowUpCase) -> _Plan | str:
+        if case.status == RESOLVED:
             return "resolved"
-        return {"status": "resolved", "resolved_at": now}, {}, []
+        return _Plan({"status": RESOLVED, "resolved_at": now}, {})
 
-    return _change(engine, case_id, actor=actor, action="done", now=now, mutate=mutate)
+    return _apply(engine, case_id, actor=actor, action="done", now=now, decide=decide)
 
 
 def reassign(
     engine: sa.Engine, case_id: int, *, actor: str, new_owner: str, now: datetime
 ) -> Change:
-    """Give the case to another owner, who is sent the card's link."""
+    """Give the case to another Slack user; a claim nobody acted on is released."""
 
-    def mutate(case: FollowUpCase) -> Any:
-        if case.status == "resolved":
+    def decide(case: FollowUpCase) -> _Plan | str:
+        if case.status == RESOLVED:
             return "resolved"
-        if new_owner == case.owner_user_id:
+        if case.owner_user_id == new_owner:
             return "same_owner"
         values: dict[str, Any] = {"owner_user_id": new_owner, "owner_ref": new_owner}
-        if case.status == "claimed":
-            values |= {"status": "open", "claimed_by": None, "claimed_at": None}
+        if case.status == CLAIMED:
+            values.update(status=OPEN, claimed_by=None, claimed_at=None)
         detail = {"from": case.owner_user_id or case.owner_ref, "to": new_owner}
-        dm = Extra("dm", "dm", channel=new_owner, payload={"template": "reassigned"})
-        return values, detail, [dm]
+        return _Plan(values, detail, (_Extra("dm", "dm", new_owner, "reassigned"),))
 
-    return _change(engine, case_id, actor=actor, action="reassigned", now=now, mutate=mutate)
+    return _apply(engine, case_id, actor=actor, action="reassigned", now=now, decide=decide)
+
+
+def nudge(engine: sa.Engine, case_id: int, *, actor: str, now: datetime) -> Change:
+    """A manager asks the owner to follow up now; the owner gets a DM."""
+
+    def decide(case: FollowUpCase) -> _Plan | str:
+        if case.status == RESOLVED:
+            return "resolved"
+        owner = case.owner_user_id
+        return _Plan({}, {"to": owner}, (_Extra("nudge", "nudge", owner),))
+
+    return _apply(engine, case_id, actor=actor, action="nudged", now=now, decide=decide)
 
 
 def get_case(engine: sa.Engine, case_id: int) -> FollowUpCase | None:
-    """A case as stored now, detached from any session."""
-    with Session(engine, expire_on_commit=False) as session:
-        case = session.get(FollowUpCase, case_id)
-        if case is not None:
-            session.expunge(case)
-        return case
+    """The case with this id, or None."""
+    with Session(engine) as session:
+        return session.get(FollowUpCase, case_id)
 
 
 def activity_for(engine: sa.Engine, activity_id: int) -> Activity | None:
-    """One activity row."""
+    """The activity row with this id, or None."""
     with Session(engine) as session:
-        row = session.get(Activity, activity_id)
-        if row is not None:
-            session.expunge(row)
-        return row
+        return session.get(Activity, activity_id)
 
 
 def case_activity(engine: sa.Engine, case_id: int) -> list[Activity]:
-    """A case's activity log, oldest first."""
+    """The case's activity, oldest first."""
+    query = select(Activity).where(Activity.case_id == case_id).order_by(Activity.at, Activity.id)
     with Session(engine) as session:
-        rows = list(
-            session.exec(
-                select(Activity).where(Activity.case_id == case_id).order_by(Activity.id)
-            ).all()
-        )
-        session.expunge_all()
-        return rows
+        return list(session.exec(query).all())
 
 
 @dataclass(frozen=True)
 class HomeRow:
-    """One line of App Home."""
+    """One line of a person's open cases."""
 
     case_id: int
     segment: str
@@ -376,50 +442,51 @@ class HomeRow:
 def open_cases_for(
     engine: sa.Engine, user_id: str, *, now: datetime, limit: int = 25
 ) -> list[HomeRow]:
-    """A user's open cases (owned or claimed): overdue first, then by ARR, then oldest."""
-    account, customer = Account.__table__, Customer.__table__
-    overdue = sa.and_(CASE.c.first_contact_at.is_(None), CASE.c.contact_due_at < now)
+    """Unresolved cases `user_id` owns or claimed: overdue first, then by ARR, then oldest."""
+    overdue = sa.and_(CASE.c.contact_due_at < now, CASE.c.first_contact_at.is_(None))
+    overdue_rank = sa.case((overdue, 0), else_=1).label("overdue_rank")
     query = (
         sa.select(
             CASE.c.id,
             CASE.c.segment,
             CASE.c.score,
             CASE.c.status,
-            customer.c.name.label("customer_name"),
-            account.c.name.label("account_name"),
-            account.c.arr,
             CASE.c.contact_due_at,
-            sa.case((overdue, 1), else_=0).label("overdue"),
             CASE.c.card_channel,
             CASE.c.card_ts,
+            CUSTOMER.c.name.label("customer_name"),
+            ACCOUNT.c.name.label("account_name"),
+            ACCOUNT.c.arr,
+            overdue_rank,
         )
-        .join(account, account.c.id == CASE.c.account_id)
-        .join(customer, customer.c.id == CASE.c.customer_id)
+        .join(ACCOUNT, ACCOUNT.c.id == CASE.c.account_id)
+        .join(CUSTOMER, CUSTOMER.c.id == CASE.c.customer_id)
         .where(
-            CASE.c.status != "resolved",
+            CASE.c.status != RESOLVED,
             sa.or_(CASE.c.owner_user_id == user_id, CASE.c.claimed_by == user_id),
         )
         .order_by(
-            sa.desc("overdue"),
-            sa.func.coalesce(account.c.arr, 0).desc(),
+            overdue_rank,
+            ACCOUNT.c.arr.desc().nulls_last(),
             CASE.c.received_at,
+            CASE.c.id,
         )
         .limit(limit)
     )
     with engine.connect() as conn:
         return [
             HomeRow(
-                r.id,
-                r.segment,
-                r.score,
-                r.status,
-                r.customer_name,
-                r.account_name,
-                r.arr,
-                r.contact_due_at,
-                bool(r.overdue),
-                r.card_channel,
-                r.card_ts,
+                case_id=row.id,
+                segment=row.segment,
+                score=row.score,
+                status=row.status,
+                customer_name=row.customer_name,
+                account_name=row.account_name,
+                arr=row.arr,
+                contact_due_at=row.contact_due_at,
+                overdue=row.overdue_rank == 0,
+                card_channel=row.card_channel,
+                card_ts=row.card_ts,
             )
-            for r in conn.execute(query)
+            for row in conn.execute(query)
         ]

@@ -90,6 +90,7 @@ class CaseDraft:
     policy: dict[str, Any]
     steps: list[StepDraft]
     card_channel: str | None = None
+    owner_user_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -242,6 +243,7 @@ CASE_COLUMNS = (
     "reasons:j",
     "suggest_email_first",
     "owner_ref",
+    "owner_user_id",
     "received_at:t",
     "contact_due_at:t",
     "resolution_due_at:t",
@@ -319,6 +321,7 @@ def insert_responses(
                 d.reasons,
                 d.suggest_email_first,
                 r.account.owner,
+                d.owner_user_id,
                 r.received_at,
                 d.contact_due_at,
                 d.resolution_due_at,
@@ -360,7 +363,67 @@ def insert_responses(
         bulk.insert("escalation_step", STEP_COLUMNS, steps)
     bulk.insert("outbox", OUTBOX_COLUMNS, outbox)
     bulk.insert("activity", ACTIVITY_COLUMNS, activity)
+    link_recoveries(conn, [unique[rid][0] for rid in case_ids], now=now)
     return results
+
+
+def link_recoveries(
+    conn: sa.Connection, responses: Sequence[ResponseData], *, now: datetime
+) -> None:
+    """Link re-survey answers to the resolved case they answer: its recovery score.
+
+    A response names the one it re-surveys (`resurvey_of`); otherwise the same customer's next
+    response after a resolution counts. One query per group finds the candidates.
+    """
+    if not responses:
+        return
+    customers = {r.customer.id for r in responses}
+    named = {r.resurvey_of for r in responses if r.resurvey_of}
+    query = (
+        sa.select(CASE.c.id, CASE.c.response_id, CASE.c.customer_id, CASE.c.resolved_at)
+        .where(
+            CASE.c.recovery_score.is_(None),
+            sa.or_(
+                CASE.c.response_id.in_(named),
+                sa.and_(CASE.c.customer_id.in_(customers), CASE.c.status == "resolved"),
+            ),
+        )
+        .order_by(CASE.c.resolved_at.desc())
+    )
+    candidates = conn.execute(query).all()
+    if not candidates:
+        return
+    taken: set[int] = set()
+    for response in sorted(responses, key=lambda r: r.received_at):
+        match = next(
+            (
+                c
+                for c in candidates
+                if c.id not in taken
+                and (
+                    c.response_id == response.resurvey_of
+                    if response.resurvey_of
+                    else c.customer_id == response.customer.id
+                    and c.resolved_at is not None
+                    and c.resolved_at < response.received_at
+                    and c.response_id != response.response_id
+                )
+            ),
+            None,
+        )
+        if match is None:
+            continue
+        taken.add(match.id)
+        conn.execute(
+            sa.update(CASE)
+            .where(CASE.c.id == match.id, CASE.c.recovery_score.is_(None))
+            .values(
+                recovery_score=response.score,
+                recovery_response_id=response.response_id,
+                recovered_at=response.received_at,
+                updated_at=now,
+            )
+        )
 
 
 def _outbox_row(

@@ -130,7 +130,29 @@ class FollowUpCase(SQLModel, table=True):
     """The follow-up a response calls for: owner, deadlines, state and the frozen policy."""
 
     __tablename__ = "follow_up_case"
-    __table_args__ = (sa.Index("ix_case_status_due", "status", "contact_due_at"),)
+    __table_args__ = (
+        sa.Index("ix_case_status_due", "status", "contact_due_at"),
+        # The timer sweeps read only the few rows still waiting for something.
+        sa.Index(
+            "ix_case_breach_watch",
+            "contact_due_at",
+            sqlite_where=sa.text("overdue_at IS NULL AND first_contact_at IS NULL"),
+            postgresql_where=sa.text("overdue_at IS NULL AND first_contact_at IS NULL"),
+        ),
+        sa.Index(
+            "ix_case_follow_up_watch",
+            "next_follow_up_on",
+            sqlite_where=sa.text("next_follow_up_on IS NOT NULL"),
+            postgresql_where=sa.text("next_follow_up_on IS NOT NULL"),
+        ),
+        sa.Index(
+            "ix_case_resurvey_watch",
+            "resurvey_on",
+            sqlite_where=sa.text("resurvey_requested_at IS NULL AND resurvey_on IS NOT NULL"),
+            postgresql_where=sa.text("resurvey_requested_at IS NULL AND resurvey_on IS NOT NULL"),
+        ),
+        sa.Index("ix_case_customer_status", "customer_id", "status"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     response_id: str = Field(foreign_key="survey_response.response_id", unique=True, max_length=200)
@@ -164,6 +186,12 @@ class FollowUpCase(SQLModel, table=True):
     resurvey_on: date | None = None
     contact_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     last_contact_at: datetime | None = _time(nullable=True)
+    overdue_at: datetime | None = _time(nullable=True)
+    follow_up_reminded_on: date | None = None
+    resurvey_requested_at: datetime | None = _time(nullable=True)
+    recovery_score: int | None = None
+    recovery_response_id: str | None = Field(default=None, max_length=200)
+    recovered_at: datetime | None = _time(nullable=True)
 
 
 class Activity(SQLModel, table=True):
@@ -185,7 +213,12 @@ class EscalationStep(SQLModel, table=True):
     __tablename__ = "escalation_step"
     __table_args__ = (
         sa.UniqueConstraint("case_id", "kind", "seq", name="uq_step_case_kind_seq"),
-        sa.Index("ix_step_due_unfired", "fired_at", "due_at"),
+        sa.Index(
+            "ix_step_due_unfired",
+            "due_at",
+            sqlite_where=sa.text("fired_at IS NULL AND cancelled_at IS NULL"),
+            postgresql_where=sa.text("fired_at IS NULL AND cancelled_at IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -231,3 +264,13 @@ class SlackUser(SQLModel, table=True):
     email: str = Field(primary_key=True, max_length=320)
     user_id: str | None = Field(default=None, max_length=50)
     looked_up_at: datetime = _time()
+
+
+class JobRun(SQLModel, table=True):
+    """A daily job that ran: one row per job and day, so replicas run it once between them."""
+
+    __tablename__ = "job_run"
+
+    job: str = Field(primary_key=True, max_length=50)
+    day: date = Field(primary_key=True)
+    ran_at: datetime = _time()

@@ -1,0 +1,418 @@
+"""The timers' state changes: each due step, breach, reminder and re-survey is claimed once.
+
+Every sweep claims its work with a compare-and-set `UPDATE ... WHERE <not yet done>` inside one
+transaction, together with the outbox rows it owes, so a step fires exactly once however many
+replicas sweep and however often a sweep is retried. On PostgreSQL, rows another replica is
+working on are skipped (`FOR UPDATE SKIP LOCKED`) instead of waited for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from storage.db import begin_immediate
+from storage.intake import Bulk
+from storage.models import (
+    Account,
+    Activity,
+    EscalationStep,
+    FollowUpCase,
+    JobRun,
+)
+
+STEP = EscalationStep.__table__
+CASE = FollowUpCase.__table__
+ACCOUNT = Account.__table__
+ACTIVITY = Activity.__table__
+JOB_RUN = JobRun.__table__
+
+OUTBOX_COLUMNS = (
+    "dedupe_key",
+    "case_id",
+    "kind",
+    "payload:j",
+    "priority",
+    "arr",
+    "status",
+    "attempts",
+    "next_attempt_at:t",
+    "created_at:t",
+    "channel",
+)
+ACTIVITY_COLUMNS = ("case_id", "at:t", "actor", "action", "detail:j")
+
+
+@dataclass(frozen=True)
+class Fired:
+    """A ladder step that fired: who was told, whether the case moved, how late it was."""
+
+    step_id: int
+    case_id: int
+    notify: str
+    target: str | None
+    reassigned: bool
+    late_by: timedelta
+
+
+def _lock_clause(conn: sa.Connection, query: sa.Select[Any]) -> sa.Select[Any]:
+    if conn.dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True, of=CASE)
+    return query
+
+
+def _outbox(
+    key: str,
+    case_id: int,
+    kind: str,
+    payload: dict[str, Any],
+    arr: float | None,
+    now: datetime,
+    channel: str | None = None,
+    priority: int = 0,
+) -> tuple[Any, ...]:
+    return (key, case_id, kind, payload, priority, arr or 0.0, "pending", 0, now, now, channel)
+
+
+def _card_feedback(
+    case_id: int, activity_id: int, channel: str | None, arr: float | None, now: datetime
+) -> list[tuple[Any, ...]]:
+    """The card update and the thread line every visible change owes."""
+    return [
+        _outbox(
+            f"update:{case_id}:{activity_id}", case_id, "card_update", {}, arr, now, channel, -1
+        ),
+        _outbox(
+            f"thread:{activity_id}",
+            case_id,
+            "thread",
+            {"activity_id": activity_id},
+            arr,
+            now,
+            channel,
+            -1,
+        ),
+    ]
+
+
+def _activities(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> list[int]:
+    """Insert activity rows and return their ids, in order."""
+    ids = []
+    for row in rows:  # few per tick; ids are needed for the outbox keys
+        result = Bulk(conn).insert("activity", ACTIVITY_COLUMNS, [row], " RETURNING id")
+        ids.append(result.scalar_one())
+    return ids
+
+
+def fire_due_steps(
+    engine: sa.Engine,
+    *,
+    now: datetime,
+    target: Callable[[str, str | None, str | None], str | None],
+    late_after: timedelta,
+    limit: int = 1000,
+) -> list[Fired]:
+    """Fire the ladder steps that are due, once each; cancel those whose case was acted on.
+
+    `target(notify, owner_ref, owner_user_id)` names the Slack user a step goes to.
+    """
+    due = (
+        sa.select(
+            STEP.c.id,
+            STEP.c.case_id,
+            STEP.c.notify,
+            STEP.c.reassign,
+            STEP.c.due_at,
+            CASE.c.status,
+            CASE.c.claimed_by,
+            CASE.c.first_contact_at,
+            CASE.c.owner_ref,
+            CASE.c.owner_user_id,
+            CASE.c.card_channel,
+            ACCOUNT.c.arr,
+        )
+        .join(CASE, CASE.c.id == STEP.c.case_id)
+        .join(ACCOUNT, ACCOUNT.c.id == CASE.c.account_id)
+        .where(
+            STEP.c.kind == "ladder",
+            STEP.c.fired_at.is_(None),
+            STEP.c.cancelled_at.is_(None),
+            STEP.c.due_at <= now,
+        )
+        .order_by(STEP.c.due_at, STEP.c.id)
+        .limit(limit)
+    )
+    fired: list[Fired] = []
+    # Who each step goes to may need Slack (an email to resolve): decide it before taking the
+    # write lock, then fire under the lock only what is still unfired.
+    with engine.connect() as conn:
+        preview = conn.execute(due).all()
+    if not preview:
+        return []
+    targets = {
+        r.id: target(r.notify, r.owner_ref, r.owner_user_id)
+        for r in preview
+        if not (r.status == "resolved" or r.claimed_by or r.first_contact_at)
+    }
+    with engine.connect() as conn:
+        begin_immediate(conn)
+        with conn.begin():
+            mine = due.where(STEP.c.id.in_([r.id for r in preview]))
+            rows = conn.execute(_lock_clause(conn, mine)).all()
+            acted = [
+                r.id for r in rows if r.status == "resolved" or r.claimed_by or r.first_contact_at
+            ]
+            if acted:
+                conn.execute(
+                    sa.update(STEP)
+                    .where(STEP.c.id.in_(acted), STEP.c.fired_at.is_(None))
+                    .values(cancelled_at=now)
+                )
+            live = [r for r in rows if r.id not in set(acted)]
+            if not live:
+                return []
+            won = set(
+                conn.execute(
+                    sa.update(STEP)
+                    .where(
+                        STEP.c.id.in_([r.id for r in live]),
+                        STEP.c.fired_at.is_(None),
+                        STEP.c.cancelled_at.is_(None),
+                    )
+                    .values(fired_at=now)
+                    .returning(STEP.c.id)
+                ).scalars()
+            )
+            outbox: list[tuple[Any, ...]] = []
+            for r in live:
+                if r.id not in won:
+                    continue
+                who = targets.get(r.id)
+                reassign = bool(r.reassign and who and who != r.owner_user_id)
+                if reassign:
+                    conn.execute(
+                        sa.update(CASE)
+                        .where(CASE.c.id == r.case_id)
+                        .values(owner_user_id=who, owner_ref=who, updated_at=now)
+                    )
+                late = max(now - r.due_at, timedelta(0))
+                detail = {
+                    "step_id": r.id,
+                    "notify": r.notify,
+                    "role": r.notify.replace("_", " "),
+                    "to": who,
+                    "reassigned": reassign,
+                    "from": r.owner_user_id or r.owner_ref,
+                    "late_seconds": int(late.total_seconds()) if late > late_after else 0,
+                }
+                (activity_id,) = _activities(
+                    conn, [(r.case_id, now, "system", "escalated", detail)]
+                )
+                payload = {"activity_id": activity_id}
+                outbox.append(
+                    _outbox(
+                        f"escalation:{r.id}", r.case_id, "escalation", payload, r.arr, now, who, -1
+                    )
+                )
+                outbox += _card_feedback(r.case_id, activity_id, r.card_channel, r.arr, now)
+                fired.append(Fired(r.id, r.case_id, r.notify, who, reassign, late))
+            if outbox:
+                Bulk(conn).insert("outbox", OUTBOX_COLUMNS, outbox)
+    return fired
+
+
+def note_breaches(engine: sa.Engine, *, now: datetime, limit: int = 1000) -> list[int]:
+    """Mark cases whose contact deadline passed uncontacted; their cards then show overdue."""
+    due = (
+        sa.select(CASE.c.id, CASE.c.card_channel, ACCOUNT.c.arr, CASE.c.contact_due_at)
+        .join(ACCOUNT, ACCOUNT.c.id == CASE.c.account_id)
+        .where(
+            CASE.c.overdue_at.is_(None),
+            CASE.c.first_contact_at.is_(None),
+            CASE.c.contact_due_at <= now,
+            CASE.c.status != "resolved",
+        )
+        .order_by(CASE.c.contact_due_at)
+        .limit(limit)
+    )
+    noted: list[int] = []
+    with engine.connect() as conn:
+        begin_immediate(conn)
+        with conn.begin():
+            rows = conn.execute(_lock_clause(conn, due)).all()
+            if not rows:
+                return []
+            won = set(
+                conn.execute(
+                    sa.update(CASE)
+                    .where(CASE.c.id.in_([r.id for r in rows]), CASE.c.overdue_at.is_(None))
+                    .values(overdue_at=now)
+                    .returning(CASE.c.id)
+                ).scalars()
+            )
+            outbox: list[tuple[Any, ...]] = []
+            for r in rows:
+                if r.id not in won:
+                    continue
+                detail = {"due": r.contact_due_at.isoformat()}
+                (activity_id,) = _activities(conn, [(r.id, now, "system", "overdue", detail)])
+                outbox += _card_feedback(r.id, activity_id, r.card_channel, r.arr, now)
+                noted.append(r.id)
+            if outbox:
+                Bulk(conn).insert("outbox", OUTBOX_COLUMNS, outbox)
+    return noted
+
+
+def send_reminders(
+    engine: sa.Engine, *, today: date, now: datetime, limit: int = 1000
+) -> list[int]:
+    """Remind owners of the follow-ups they set for today (or missed while the bot was down)."""
+    due = (
+        sa.select(CASE.c.id, CASE.c.next_follow_up_on, CASE.c.owner_user_id, ACCOUNT.c.arr)
+        .join(ACCOUNT, ACCOUNT.c.id == CASE.c.account_id)
+        .where(
+            CASE.c.next_follow_up_on <= today,
+            sa.or_(
+                CASE.c.follow_up_reminded_on.is_(None),
+                CASE.c.follow_up_reminded_on < CASE.c.next_follow_up_on,
+            ),
+            CASE.c.status != "resolved",
+        )
+        .limit(limit)
+    )
+    sent: list[int] = []
+    with engine.connect() as conn:
+        begin_immediate(conn)
+        with conn.begin():
+            rows = conn.execute(_lock_clause(conn, due)).all()
+            outbox = []
+            for r in rows:
+                claimed = conn.execute(
+                    sa.update(CASE)
+                    .where(
+                        CASE.c.id == r.id,
+                        sa.or_(
+                            CASE.c.follow_up_reminded_on.is_(None),
+                            CASE.c.follow_up_reminded_on < r.next_follow_up_on,
+                        ),
+                    )
+                    .values(follow_up_reminded_on=r.next_follow_up_on)
+                ).rowcount
+                if not claimed:
+                    continue
+                day = r.next_follow_up_on.isoformat()
+                payload = {"template": "follow_up", "on": day}
+                outbox.append(
+                    _outbox(
+                        f"reminder:{r.id}:{day}",
+                        r.id,
+                        "reminder",
+                        payload,
+                        r.arr,
+                        now,
+                        r.owner_user_id,
+                    )
+                )
+                sent.append(r.id)
+            if outbox:
+                Bulk(conn).insert("outbox", OUTBOX_COLUMNS, outbox)
+    return sent
+
+
+def request_resurveys(
+    engine: sa.Engine, *, today: date, now: datetime, webhook: bool, limit: int = 1000
+) -> list[int]:
+    """Ask owners to re-survey resolved customers whose date has come; also the platform."""
+    due = (
+        sa.select(CASE.c.id, CASE.c.owner_user_id, ACCOUNT.c.arr)
+        .join(ACCOUNT, ACCOUNT.c.id == CASE.c.account_id)
+        .where(
+            CASE.c.status == "resolved",
+            CASE.c.resurvey_on <= today,
+            CASE.c.resurvey_requested_at.is_(None),
+        )
+        .limit(limit)
+    )
+    asked: list[int] = []
+    with engine.connect() as conn:
+        begin_immediate(conn)
+        with conn.begin():
+            rows = conn.execute(_lock_clause(conn, due)).all()
+            if not rows:
+                return []
+            won = set(
+                conn.execute(
+                    sa.update(CASE)
+                    .where(
+                        CASE.c.id.in_([r.id for r in rows]),
+                        CASE.c.resurvey_requested_at.is_(None),
+                    )
+                    .values(resurvey_requested_at=now)
+                    .returning(CASE.c.id)
+                ).scalars()
+            )
+            outbox = []
+            for r in rows:
+                if r.id not in won:
+                    continue
+                outbox.append(
+                    _outbox(f"resurvey:{r.id}", r.id, "resurvey", {}, r.arr, now, r.owner_user_id)
+                )
+                if webhook:
+                    outbox.append(
+                        _outbox(
+                            f"resurvey_webhook:{r.id}",
+                            r.id,
+                            "resurvey_webhook",
+                            {},
+                            r.arr,
+                            now,
+                            "webhook",
+                        )
+                    )
+                asked.append(r.id)
+            if outbox:
+                Bulk(conn).insert("outbox", OUTBOX_COLUMNS, outbox)
+    return asked
+
+
+def cancel_steps(conn: sa.Connection, case_id: int, *, now: datetime) -> None:
+    """Stop a case's ladder: it was claimed or contacted."""
+    conn.execute(
+        sa.update(STEP)
+        .where(
+            STEP.c.case_id == case_id,
+            STEP.c.kind == "ladder",
+            STEP.c.fired_at.is_(None),
+            STEP.c.cancelled_at.is_(None),
+        )
+        .values(cancelled_at=now)
+    )
+
+
+def oldest_overdue_step(engine: sa.Engine, *, now: datetime, grace: timedelta) -> datetime | None:
+    """The due time of the oldest ladder step still unfired `grace` after it was due."""
+    query = sa.select(sa.func.min(STEP.c.due_at)).where(
+        STEP.c.fired_at.is_(None),
+        STEP.c.cancelled_at.is_(None),
+        STEP.c.due_at <= now - grace,
+    )
+    with engine.connect() as conn:
+        return conn.execute(query).scalar()
+
+
+def claim_daily_job(engine: sa.Engine, job: str, day: date, *, now: datetime) -> bool:
+    """True for the one replica that gets to run `job` on `day`; False for everyone else."""
+    stmt = Bulk  # noqa: F841  (kept for symmetry with the inserts above)
+    with engine.connect() as conn:
+        begin_immediate(conn)
+        with conn.begin():
+            sql = " ON CONFLICT (job, day) DO NOTHING RETURNING job"
+            result = Bulk(conn).insert(
+                "job_run", ("job", "day:d", "ran_at:t"), [(job, day, now)], sql
+            )
+            return result.first() is not None
