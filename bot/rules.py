@@ -9,6 +9,7 @@ import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -100,8 +101,11 @@ class People:
 
     def owner_entry(self, ref: str) -> Owner | None:
         """The owners entry whose user matches ref, ignoring case."""
-        wanted = ref.strip().casefold()
-        return next((o for o in self.owners if o.user.casefold() == wanted), None)
+        return self._owners_by_user.get(ref.strip().casefold())
+
+    @cached_property
+    def _owners_by_user(self) -> dict[str, Owner]:
+        return {o.user.casefold(): o for o in self.owners}
 
 
 @dataclass(frozen=True)

@@ -149,6 +149,24 @@ class Bulk:
         sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES " + ", ".join([group] * len(rows))
         return self.conn.exec_driver_sql(sql + suffix, tuple(params))
 
+    def copy(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Append plain rows (no conflicts, nothing returned): COPY on PostgreSQL, else INSERT."""
+        if not rows:
+            return
+        if not self.postgres:
+            for start in range(0, len(rows), 500):
+                self.insert(table, columns, rows[start : start + 500])
+            return
+        names, kinds = zip(*(c.partition(":")[::2] for c in columns), strict=True)
+        json_columns = [i for i, kind in enumerate(kinds) if kind == "j"]
+        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                values = list(row)
+                for i in json_columns:
+                    values[i] = self._json(values[i])
+                copy.write_row(values)
+
 
 def _last_by_id(items: Iterable[Any]) -> list[Any]:
     """One item per id, the last one seen winning, in id order (a fixed lock order)."""

@@ -8,12 +8,14 @@ working on are skipped (`FOR UPDATE SKIP LOCKED`) instead of waited for.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from storage.db import begin_immediate
 from storage.intake import Bulk
@@ -59,6 +61,13 @@ class Fired:
     late_by: timedelta
 
 
+def _among(conn: sa.Connection, column: sa.Column[Any], ids: Sequence[int]) -> Any:
+    """`column IN ids`; one array parameter on PostgreSQL instead of a thousand."""
+    if conn.dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(ids), type_=postgresql.ARRAY(sa.Integer)))
+    return column.in_(ids)
+
+
 def _lock_clause(conn: sa.Connection, query: sa.Select[Any]) -> sa.Select[Any]:
     if conn.dialect.name == "postgresql":
         return query.with_for_update(skip_locked=True, of=CASE)
@@ -99,13 +108,48 @@ def _card_feedback(
     ]
 
 
-def _activities(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> list[int]:
-    """Insert activity rows and return their ids, in order."""
-    ids = []
-    for row in rows:  # few per tick; ids are needed for the outbox keys
-        result = Bulk(conn).insert("activity", ACTIVITY_COLUMNS, [row], " RETURNING id")
-        ids.append(result.scalar_one())
-    return ids
+def _activities(
+    conn: sa.Connection,
+    rows: Sequence[tuple[Any, ...]],
+    key: Callable[[int, dict[str, Any]], Any],
+) -> dict[Any, int]:
+    """Insert activity rows in bulk; their ids by `key(case_id, detail)`."""
+    if not rows:
+        return {}
+    if conn.dialect.name == "postgresql":
+        # Take the ids from the sequence first, then COPY: the fastest bulk path.
+        ids = (
+            conn.execute(
+                sa.text(
+                    "SELECT nextval(pg_get_serial_sequence('activity', 'id'))"
+                    " FROM generate_series(1, :n)"
+                ),
+                {"n": len(rows)},
+            )
+            .scalars()
+            .all()
+        )
+        Bulk(conn).copy(
+            "activity", ("id", *ACTIVITY_COLUMNS), [(i, *r) for i, r in zip(ids, rows, strict=True)]
+        )
+        return {key(row[0], row[4]): i for i, row in zip(ids, rows, strict=True)}
+    found: dict[Any, int] = {}
+    for start in range(0, len(rows), 500):
+        returned = Bulk(conn).insert(
+            "activity",
+            ACTIVITY_COLUMNS,
+            rows[start : start + 500],
+            " RETURNING id, case_id, detail",
+        )
+        # RETURNING does not promise the rows' order: match each id back by its content.
+        for activity_id, case_id, detail in returned:
+            detail = json.loads(detail) if isinstance(detail, str) else detail
+            found[key(case_id, detail)] = activity_id
+    return found
+
+
+def _insert_outbox(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    Bulk(conn).copy("outbox", OUTBOX_COLUMNS, rows)
 
 
 def fire_due_steps(
@@ -161,7 +205,7 @@ def fire_due_steps(
     with engine.connect() as conn:
         begin_immediate(conn)
         with conn.begin():
-            mine = due.where(STEP.c.id.in_([r.id for r in preview]))
+            mine = due.where(_among(conn, STEP.c.id, [r.id for r in preview]))
             rows = conn.execute(_lock_clause(conn, mine)).all()
             acted = [
                 r.id for r in rows if r.status == "resolved" or r.claimed_by or r.first_contact_at
@@ -169,7 +213,7 @@ def fire_due_steps(
             if acted:
                 conn.execute(
                     sa.update(STEP)
-                    .where(STEP.c.id.in_(acted), STEP.c.fired_at.is_(None))
+                    .where(_among(conn, STEP.c.id, acted), STEP.c.fired_at.is_(None))
                     .values(cancelled_at=now)
                 )
             live = [r for r in rows if r.id not in set(acted)]
@@ -179,7 +223,7 @@ def fire_due_steps(
                 conn.execute(
                     sa.update(STEP)
                     .where(
-                        STEP.c.id.in_([r.id for r in live]),
+                        _among(conn, STEP.c.id, [r.id for r in live]),
                         STEP.c.fired_at.is_(None),
                         STEP.c.cancelled_at.is_(None),
                     )
@@ -187,19 +231,13 @@ def fire_due_steps(
                     .returning(STEP.c.id)
                 ).scalars()
             )
-            outbox: list[tuple[Any, ...]] = []
-            for r in live:
-                if r.id not in won:
-                    continue
+            chosen = [r for r in live if r.id in won]
+            activities, details = [], {}
+            for r in chosen:
                 who = targets.get(r.id)
                 reassign = bool(r.reassign and who and who != r.owner_user_id)
-                if reassign:
-                    conn.execute(
-                        sa.update(CASE)
-                        .where(CASE.c.id == r.case_id)
-                        .values(owner_user_id=who, owner_ref=who, updated_at=now)
-                    )
                 late = max(now - r.due_at, timedelta(0))
+                details[r.id] = (who, reassign, late)
                 detail = {
                     "step_id": r.id,
                     "notify": r.notify,
@@ -209,19 +247,30 @@ def fire_due_steps(
                     "from": r.owner_user_id or r.owner_ref,
                     "late_seconds": int(late.total_seconds()) if late > late_after else 0,
                 }
-                (activity_id,) = _activities(
-                    conn, [(r.case_id, now, "system", "escalated", detail)]
+                activities.append((r.case_id, now, "system", "escalated", detail))
+            reassigned = {r.case_id: details[r.id][0] for r in chosen if details[r.id][1]}
+            for case_id, who in reassigned.items():
+                conn.execute(
+                    sa.update(CASE)
+                    .where(CASE.c.id == case_id)
+                    .values(owner_user_id=who, owner_ref=who, updated_at=now)
                 )
+            ids = _activities(conn, activities, lambda case_id, detail: detail["step_id"])
+            outbox: list[tuple[Any, ...]] = []
+            for r in chosen:
+                who, reassign, late = details[r.id]
+                activity_id = ids[r.id]
                 payload = {"activity_id": activity_id}
                 outbox.append(
                     _outbox(
                         f"escalation:{r.id}", r.case_id, "escalation", payload, r.arr, now, who, -1
                     )
                 )
-                outbox += _card_feedback(r.case_id, activity_id, r.card_channel, r.arr, now)
+                # The thread always says who was told; the card changes only with its owner.
+                feedback = _card_feedback(r.case_id, activity_id, r.card_channel, r.arr, now)
+                outbox += feedback if reassign else feedback[1:]
                 fired.append(Fired(r.id, r.case_id, r.notify, who, reassign, late))
-            if outbox:
-                Bulk(conn).insert("outbox", OUTBOX_COLUMNS, outbox)
+            _insert_outbox(conn, outbox)
     return fired
 
 
@@ -249,21 +298,24 @@ def note_breaches(engine: sa.Engine, *, now: datetime, limit: int = 1000) -> lis
             won = set(
                 conn.execute(
                     sa.update(CASE)
-                    .where(CASE.c.id.in_([r.id for r in rows]), CASE.c.overdue_at.is_(None))
+                    .where(
+                        _among(conn, CASE.c.id, [r.id for r in rows]), CASE.c.overdue_at.is_(None)
+                    )
                     .values(overdue_at=now)
                     .returning(CASE.c.id)
                 ).scalars()
             )
+            chosen = [r for r in rows if r.id in won]
+            activities = [
+                (r.id, now, "system", "overdue", {"due": r.contact_due_at.isoformat()})
+                for r in chosen
+            ]
+            ids = _activities(conn, activities, lambda case_id, detail: case_id)
             outbox: list[tuple[Any, ...]] = []
-            for r in rows:
-                if r.id not in won:
-                    continue
-                detail = {"due": r.contact_due_at.isoformat()}
-                (activity_id,) = _activities(conn, [(r.id, now, "system", "overdue", detail)])
-                outbox += _card_feedback(r.id, activity_id, r.card_channel, r.arr, now)
+            for r in chosen:
+                outbox += _card_feedback(r.id, ids[r.id], r.card_channel, r.arr, now)
                 noted.append(r.id)
-            if outbox:
-                Bulk(conn).insert("outbox", OUTBOX_COLUMNS, outbox)
+            _insert_outbox(conn, outbox)
     return noted
 
 
@@ -318,8 +370,7 @@ def send_reminders(
                     )
                 )
                 sent.append(r.id)
-            if outbox:
-                Bulk(conn).insert("outbox", OUTBOX_COLUMNS, outbox)
+            _insert_outbox(conn, outbox)
     return sent
 
 
@@ -348,7 +399,7 @@ def request_resurveys(
                 conn.execute(
                     sa.update(CASE)
                     .where(
-                        CASE.c.id.in_([r.id for r in rows]),
+                        _among(conn, CASE.c.id, [r.id for r in rows]),
                         CASE.c.resurvey_requested_at.is_(None),
                     )
                     .values(resurvey_requested_at=now)
@@ -375,8 +426,7 @@ def request_resurveys(
                         )
                     )
                 asked.append(r.id)
-            if outbox:
-                Bulk(conn).insert("outbox", OUTBOX_COLUMNS, outbox)
+            _insert_outbox(conn, outbox)
     return asked
 
 
