@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from bot.rules import Rules, RulesError, load_rules, rules_to_toml
@@ -95,6 +97,72 @@ def migrate_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(total: int) -> Callable[[int], None]:
+    """A progress bar on stderr for `total` rows."""
+
+    def show(done: int) -> None:
+        width = 30
+        filled = int(width * done / total) if total else width
+        bar = "#" * filled + "-" * (width - filled)
+        end = "\n" if done >= total else ""
+        print(f"\rimporting [{bar}] {done:,}/{total:,}", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
+def import_cmd(args: argparse.Namespace) -> int:
+    """Validate every line first; import nothing unless the whole file is clean."""
+    from datetime import UTC, datetime
+
+    from storage.db import create_db_engine, migrate
+    from storage.reports import CsvError, import_account_events, parse_account_csv
+
+    path = Path(args.file)
+    if not path.is_file():
+        return _fail(f"{args.file}: no such file")
+    with path.open(newline="", encoding="utf-8-sig") as lines:
+        parsed = list(parse_account_csv(lines))
+    errors = [row for row in parsed if isinstance(row, CsvError)]
+    if errors:
+        for problem in errors[:50]:
+            print(f"{args.file}:{problem.line}: {problem.reason}", file=sys.stderr)
+        more = " (first 50 shown)" if len(errors) > 50 else ""
+        return _fail(f"{len(errors)} bad line(s){more}; nothing imported")
+    rows = [row for row in parsed if not isinstance(row, CsvError)]
+    settings = load_settings()
+    engine = create_db_engine(settings.database_url)
+    migrate(engine)
+    result = import_account_events(
+        engine, rows, now=datetime.now(UTC), progress=_progress(len(rows))
+    )
+    print(f"{result.read} events read: {result.created} new, {result.duplicates} already known")
+    return 0
+
+
+def export_cmd(args: argparse.Namespace) -> int:
+    """Every case as CSV for BI tools; no comments, emails or phone numbers."""
+    import csv
+
+    from storage.db import create_db_engine
+    from storage.reports import EXPORT_COLUMNS, export_cases
+
+    engine = create_db_engine(load_settings().database_url)
+    with contextlib.ExitStack() as stack:
+        out = (
+            sys.stdout
+            if args.file == "-"
+            else stack.enter_context(open(args.file, "w", newline="", encoding="utf-8"))
+        )
+        writer = csv.DictWriter(out, fieldnames=list(EXPORT_COLUMNS))
+        writer.writeheader()
+        count = 0
+        for row in export_cases(engine):
+            writer.writerow(row)
+            count += 1
+    print(f"{count} cases exported", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="nps-bot",
@@ -109,6 +177,12 @@ def parser() -> argparse.ArgumentParser:
     check.set_defaults(func=check_config)
     mig = sub.add_parser("migrate", help="bring the database schema up to date")
     mig.set_defaults(func=migrate_cmd)
+    imp = sub.add_parser("import", help="import churn and renewal events from a CSV file")
+    imp.add_argument("file", help="CSV with the header account_id,event,at,arr")
+    imp.set_defaults(func=import_cmd)
+    exp = sub.add_parser("export", help="export every case as CSV for BI tools")
+    exp.add_argument("file", help="where to write the CSV (- for standard output)")
+    exp.set_defaults(func=export_cmd)
     return top
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, TypeVar
 
 import sqlalchemy as sa
 from pydantic import (
@@ -49,6 +49,9 @@ Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+_Model = TypeVar("_Model", bound=_In)
 
 
 class CustomerIn(_In):
@@ -94,6 +97,15 @@ class SurveyIn(_In):
     resurvey_of: Id | None = None
 
 
+class AccountEventIn(_In):
+    """The body of `POST /webhooks/account`: an account churned or renewed."""
+
+    account_id: Id
+    event: Literal["churned", "renewed"]
+    at: AwareDatetime
+    arr: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+
+
 @dataclass(frozen=True)
 class FieldError:
     field: str
@@ -113,9 +125,18 @@ class NotJson(ValueError):
 
 
 def parse_survey(body: bytes) -> SurveyIn:
-    """Validate a request body; raise NotJson or BadPayload, never echoing the input."""
+    """Validate a survey response; raise NotJson or BadPayload, never echoing the input."""
+    return _parse(SurveyIn, body)
+
+
+def parse_account_event(body: bytes) -> AccountEventIn:
+    """Validate an account event; raise NotJson or BadPayload, never echoing the input."""
+    return _parse(AccountEventIn, body)
+
+
+def _parse(model: type[_Model], body: bytes) -> _Model:
     try:
-        return SurveyIn.model_validate_json(body)
+        return model.model_validate_json(body)
     except ValidationError as exc:
         errors = exc.errors(include_input=False, include_url=False)
         if any(e["type"] == "json_invalid" for e in errors):

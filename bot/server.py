@@ -24,11 +24,13 @@ from starlette.types import Receive, Scope, Send
 
 from bot.intake import IntakeWriter, Router
 from bot.outbox import OutboxWorker
+from bot.reports import Reports
 from bot.rules import Rules
 from bot.settings import Settings
 from bot.slack import UserDirectory, Workspace, make_client
 from bot.timers import Timers
 from bot.workflow import Workflow
+from handlers.account_webhook import account_route
 from handlers.listeners import register_listeners
 from handlers.slack_events import slack_router
 from handlers.survey_webhook import survey_route
@@ -52,6 +54,7 @@ class Services:
     outbox: OutboxWorker
     workflow: Workflow
     timers: Timers
+    reports: Reports
     scheduler: BackgroundScheduler = field(default_factory=BackgroundScheduler)
     socket_mode: SocketModeHandler | None = None
 
@@ -84,6 +87,10 @@ class Services:
         except Exception:
             log.exception("timers.tick_failed")
         self.outbox.wake()
+        try:
+            self.reports.post_daily_digest(self.client)
+        except Exception:
+            log.exception("reports.digest_failed")
 
     def _connect_socket_mode(self) -> None:
         """Open the Socket Mode connection, retrying while Slack is unreachable."""
@@ -140,6 +147,7 @@ def build_services(settings: Settings, rules: Rules) -> Services:
     )
     workflow = Workflow(engine, rules, directory, wake=outbox.wake, workspace=workspace)
     timers = Timers(engine, rules, directory, wake=outbox.wake)
+    reports = Reports(engine, rules, directory, workspace)
     writer = IntakeWriter(engine, Router(rules), on_commit=outbox.wake)
 
     logging.getLogger("slack_bolt.App").addFilter(_QuietTokenWarning())
@@ -165,11 +173,14 @@ def build_services(settings: Settings, rules: Rules) -> Services:
 
     def inject(context: BoltContext, next: Callable[[], None]) -> None:
         context["workflow"] = workflow
+        context["reports"] = reports
         next()
 
     bolt.use(inject)
     register_listeners(bolt)
-    return Services(settings, rules, engine, client, bolt, writer, outbox, workflow, timers)
+    return Services(
+        settings, rules, engine, client, bolt, writer, outbox, workflow, timers, reports
+    )
 
 
 def create_app(services: Services, *, run_migrations: bool = True) -> IntakeFastPath:
@@ -189,6 +200,9 @@ def create_app(services: Services, *, run_migrations: bool = True) -> IntakeFast
         secret=services.settings.survey_webhook_secret or "", writer=services.writer
     )
     app.router.routes.append(intake)
+    app.router.routes.append(
+        account_route(secret=services.settings.survey_webhook_secret or "", engine=services.engine)
+    )
     if not services.settings.socket_mode:
         app.include_router(slack_router(services.bolt))
 

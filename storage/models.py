@@ -274,3 +274,23 @@ class JobRun(SQLModel, table=True):
     job: str = Field(primary_key=True, max_length=50)
     day: date = Field(primary_key=True)
     ran_at: datetime = _time()
+
+
+class AccountEvent(SQLModel, table=True):
+    """An account churned or renewed, as billing reported it; a repeated report adds nothing."""
+
+    __tablename__ = "account_event"
+    __table_args__ = (
+        # Also the account_id index: the churn and renewal look-ups read it per account.
+        sa.UniqueConstraint("account_id", "event", "at", name="uq_account_event"),
+        sa.CheckConstraint("event IN ('churned', 'renewed')", name="ck_account_event_event"),
+        sa.CheckConstraint("source IN ('webhook', 'import')", name="ck_account_event_source"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str = Field(foreign_key="account.id", max_length=200)
+    event: str = Field(max_length=20)
+    at: datetime = _time()
+    arr: float | None = None
+    source: str = Field(max_length=20)
+    created_at: datetime = _time()

@@ -220,7 +220,13 @@ def post_slack(client: TestClient, form: dict[str, str], **kw: Any) -> Any:
     return client.post("/slack/events", content=body, headers=slack_headers(body, **kw))
 
 
-def slash_command(text: str, *, user: str = "U0ALICE", channel: str = "C0ALICE") -> dict:
+def slash_command(
+    text: str,
+    *,
+    user: str = "U0ALICE",
+    channel: str = "C0ALICE",
+    response_url: str = "https://hooks.slack.test/commands/1",
+) -> dict:
     return {
         "token": "legacy",
         "team_id": "T0001",
@@ -232,7 +238,7 @@ def slash_command(text: str, *, user: str = "U0ALICE", channel: str = "C0ALICE")
         "command": "/nps",
         "text": text,
         "api_app_id": "A0001",
-        "response_url": "https://hooks.slack.test/commands/1",
+        "response_url": response_url,
         "trigger_id": "1.2.3",
     }
 

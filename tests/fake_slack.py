@@ -438,6 +438,7 @@ class FakeSlack:
         self._home_tabs: dict[str, str] = {}
         self._files: dict[str, JSON] = {}
         self._joined: set[str] = set()
+        self._responses: list[JSON] = []
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -630,6 +631,8 @@ class FakeSlack:
                 reply = self._api(parts.path[len("/api/") :], parts.query, request.headers, body)
             elif parts.path.startswith("/upload/") and request.command == "POST":
                 reply = self._upload(parts.path[len("/upload/") :], body)
+            elif parts.path.startswith("/respond/") and request.command == "POST":
+                reply = self._respond(parts.path[len("/respond/") :], body)
             else:
                 reply = _text_reply(404, "Not Found")
         except Exception:
@@ -740,6 +743,41 @@ class FakeSlack:
             bucket.tokens -= 1.0
             return None
         return max(1, math.ceil((1.0 - bucket.tokens) / per_second))
+
+    def response_url(self, name: str = "1") -> str:
+        """A `response_url` served by the fake: what is posted to it lands in `responses`."""
+        return f"{self._root}/respond/{name}"
+
+    @property
+    def responses(self) -> list[JSON]:
+        """Bodies posted to response URLs, oldest first (JSON decoded)."""
+        with self._cond:
+            return [dict(r) for r in self._responses]
+
+    def wait_for_response(self, count: int = 1, timeout: float = 5.0) -> list[JSON]:
+        """Block until `count` responses arrived; AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self._responses) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"expected {count} response_url posts, got {len(self._responses)}"
+                    )
+                self._cond.wait(left)
+            return [dict(r) for r in self._responses]
+
+    def _respond(self, name: str, body: bytes) -> _Reply:
+        with self._cond:
+            if self.down:
+                return _html_reply(503)
+            try:
+                payload = json.loads(body or b"{}")
+            except ValueError:
+                return _text_reply(400, "invalid_payload")
+            self._responses.append({"name": name, **payload})
+            self._cond.notify_all()
+            return _text_reply(200, "ok")
 
     def _upload(self, file_id: str, body: bytes) -> _Reply:
         with self._cond:

@@ -7,11 +7,12 @@ import time
 from tests.conftest import post_slack, slash_command
 
 
-def test_signed_slash_command_is_answered(client):
-    answer = post_slack(client, slash_command("help"))
+def test_signed_slash_command_is_answered(client, fake_slack):
+    answer = post_slack(client, slash_command("help", response_url=fake_slack.response_url()))
     assert answer.status_code == 200
-    assert "/nps help" in answer.json()["text"]
-    assert answer.json()["response_type"] == "ephemeral"
+    [help_] = fake_slack.wait_for_response()
+    assert "/nps help" in help_["text"]
+    assert help_["response_type"] == "ephemeral"
 
 
 def test_wrong_signature_is_refused(client):

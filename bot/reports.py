@@ -1,0 +1,177 @@
+"""The standup digest, the KPIs and the root-cause rollup: queries, periods and who sees what."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+
+import sqlalchemy as sa
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
+
+from blocks import reports as views
+from bot.charts import weekly_chart_png
+from bot.periods import Period, last_month, parse_period
+from bot.policy import Calendar
+from bot.rules import Rules
+from bot.slack import UserDirectory, Workspace
+from storage import reports as store
+from storage.timers import claim_daily_job
+
+log = logging.getLogger(__name__)
+
+DIGEST_LIMIT = 200  # rows read for a digest; the message shows the first 40 and counts the rest
+
+
+@dataclass(frozen=True)
+class Report:
+    """A message to show: fallback text and blocks."""
+
+    text: str
+    blocks: list[Block]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Reports:
+    """Builds every report from SQL aggregates; posts the scheduled digest once a day."""
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        rules: Rules,
+        directory: UserDirectory,
+        workspace: Workspace,
+        *,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.engine = engine
+        self.rules = rules
+        self.directory = directory
+        self.workspace = workspace
+        self.clock = clock
+        self.calendar = Calendar.from_rules(rules)
+
+    def _id(self, ref: str | None) -> str | None:
+        if not ref:
+            return None
+        try:
+            return self.directory.resolve(ref, now=self.clock())
+        except Exception:
+            log.warning("reports.resolve_failed")
+            return None
+
+    def team_of(self, user: str) -> set[str] | None:
+        """The owners whose cases `user` runs standup for; None means everyone's.
+
+        The CX lead and the VP see every case; a manager sees their owners' and their own; an
+        owner sees their own.
+        """
+        people = self.rules.people
+        if user in {self._id(people.cx_lead), self._id(people.vp_customer_success)} - {None}:
+            return None
+        team = {user}
+        for owner in people.owners:
+            if owner.manager and self._id(owner.manager) == user:
+                member = self._id(owner.user)
+                if member:
+                    team.add(member)
+        return team
+
+    def _links(self, rows: list[store.DigestRow]) -> dict[int, str]:
+        links = {}
+        for row in rows:
+            if row.card_channel and row.card_ts:
+                link = self.workspace.permalink(row.card_channel, row.card_ts)
+                if link:
+                    links[row.case_id] = link
+        return links
+
+    def digest(self, *, owners: set[str] | None, scope: str) -> Report:
+        """Open cases, highest ARR first, then today's counts and the 7-day contact rate."""
+        now = self.clock()
+        rows = store.digest_rows(self.engine, owners=owners, now=now, limit=DIGEST_LIMIT)
+        local = now.astimezone(self.rules.tzinfo)
+        day_start = datetime.combine(local.date(), time(), self.rules.tzinfo).astimezone(UTC)
+        counts = store.digest_counts(
+            self.engine, day_start=day_start, day_end=day_start + timedelta(days=1), now=now
+        )
+        title = local.strftime("%a %d %b")
+        blocks = views.digest_blocks(
+            rows, counts, now=now, links=self._links(rows), title=title, scope=scope
+        )
+        return Report(views.digest_text(rows, counts, title=title), blocks)
+
+    def kpi(self, text: str) -> Report:
+        """The five KPIs and the NPS for a period (`PeriodError` on a bad period)."""
+        now = self.clock()
+        period = parse_period(text, now=now, tz=self.rules.tzinfo)
+        summary = store.kpi_summary(
+            self.engine,
+            start=period.start,
+            end=period.end,
+            now=now,
+            monthly_cost=self.rules.kpi.monthly_cost,
+        )
+        return Report(
+            views.kpi_text(summary, period.label), views.kpi_blocks(summary, label=period.label)
+        )
+
+    def rootcause(self, text: str) -> Report:
+        """Root-cause themes with count, average score and ARR at risk (default: last month)."""
+        now = self.clock()
+        period: Period = (
+            parse_period(text, now=now, tz=self.rules.tzinfo)
+            if text.strip()
+            else last_month(now, self.rules.tzinfo)
+        )
+        rows = store.root_cause_rollup(self.engine, start=period.start, end=period.end)
+        return Report(
+            views.root_cause_text(rows, label=period.label),
+            views.root_cause_blocks(rows, label=period.label),
+        )
+
+    # --- the scheduled digest ----------------------------------------------------------------
+
+    def due_for_digest(self, now: datetime) -> bool:
+        """A business day, past `digest.time` in the rules' time zone."""
+        local = now.astimezone(self.rules.tzinfo)
+        return (
+            self.calendar.is_business_day(local.date()) and local.time() >= self.rules.digest.time
+        )
+
+    def post_daily_digest(self, client: WebClient) -> bool:
+        """Post the day's digest (and Monday's chart) once per day, whatever the replicas."""
+        channel = self.rules.digest.channel
+        now = self.clock()
+        if not channel or not self.due_for_digest(now):
+            return False
+        day = now.astimezone(self.rules.tzinfo).date()
+        if not claim_daily_job(self.engine, "digest", day, now=now):
+            return False
+        report = self.digest(owners=None, scope="all open cases")
+        try:
+            client.chat_postMessage(channel=channel, text=report.text, blocks=report.blocks)
+            if day.weekday() == 0:
+                self.post_weekly_chart(client, channel=channel)
+        except SlackApiError as exc:
+            log.error("reports.digest_failed error=%s", exc.response.get("error"))
+            return False
+        log.info("reports.digest_posted day=%s", day.isoformat())
+        return True
+
+    def post_weekly_chart(self, client: WebClient, *, channel: str) -> None:
+        """Contact rate, resolution rate and NPS by week, as a PNG."""
+        points = store.weekly_series(self.engine, weeks=12, end=self.clock())
+        png = weekly_chart_png(points, title="Contact rate, resolution rate and NPS by week")
+        client.files_upload_v2(
+            channel=channel,
+            content=png,
+            filename="nps-weekly.png",
+            title="NPS program: the last 12 weeks",
+        )
