@@ -29,8 +29,6 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from bench.intake import DEFAULT_POSTGRES_URL, reset_postgres
-from bench.load import COMMENTS
 from bot.periods import last_month, parse_period
 from storage import reports
 from storage.db import create_db_engine, migrate
@@ -63,6 +61,15 @@ ROOT_CAUSES = (  # most common first
 SCORE_WEIGHTS = (2, 1.5, 2, 2.5, 3, 4, 6, 10, 14, 22, 33)  # 21% detractors, 55% promoters
 CASE_SHARES = {"detractor": 0.63, "passive": 0.19, "promoter": 0.18}
 PLANS = ("Starter", "Team", "Business", "Enterprise")
+COMMENTS = (
+    "Support took three days to answer a simple question about SSO.",
+    "",
+    "Great support team, they sorted out our SAML setup in minutes.",
+    "Thinking about whether to cancel at renewal; the price went up again.",
+    "It does the job.",
+    "",
+    "Search is slow on large workspaces; please fix before we renew.",
+)
 
 # Indexes on existing tables that the report queries would use, created only in the bench
 # database for the "after" figures: name, table, columns, and the index it makes redundant.
@@ -594,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL)
+    parser.add_argument("--postgres-url", help="bench database (default: nps_bench)")
     parser.add_argument("--runs", type=int, default=RUNS)
     parser.add_argument(
         "--indexes",
@@ -621,8 +628,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.database == "sqlite":
             url = f"sqlite:///{Path(tmp) / 'reports.db'}"
         else:
-            reset_postgres(args.postgres_url)
-            url = args.postgres_url
+            # Imported here: the measuring process stays free of the intake bench's imports.
+            from bench.intake import DEFAULT_POSTGRES_URL, reset_postgres
+
+            url = args.postgres_url or DEFAULT_POSTGRES_URL
+            reset_postgres(url)
         out = run(args, url)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
