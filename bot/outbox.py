@@ -49,8 +49,6 @@ PERMANENT = {
     "message_not_found",
     "cant_update_message",
 }
-# Re-survey requests to the survey platform are paced like one more channel.
-WEBHOOK_CHANNEL = "webhook"
 # Messages that link to the card wait this long for it to be posted before going without.
 LINK_WAIT = timedelta(seconds=30)
 
@@ -282,7 +280,9 @@ class OutboxWorker:
             self._retry_later(delivery, type(exc).__name__, now=now)
             return False
         if 200 <= status < 300:
-            store.mark_sent(self.engine, delivery, channel=WEBHOOK_CHANNEL, ts=message_id, now=now)
+            store.mark_sent(
+                self.engine, delivery, channel=store.WEBHOOK_CHANNEL, ts=message_id, now=now
+            )
             log.info(
                 "outbox.sent id=%s kind=%s case_id=%s", delivery.id, delivery.kind, delivery.case_id
             )
@@ -532,7 +532,7 @@ class OutboxWorker:
             },
             "account": {"id": view.account.id, "name": view.account.name},
         }
-        return Send("webhook", {"url": url, "body": body}, WEBHOOK_CHANNEL)
+        return Send("webhook", {"url": url, "body": body}, store.WEBHOOK_CHANNEL)
 
     def _permalink(self, ctx: _Context) -> str | None:
         case = ctx.view.case

@@ -358,7 +358,18 @@ def insert_responses(
         results[rid] = Stored(rid, case_id, d.segment, created=True, channels=channels)
         detail = {"response_id": rid, "segment": d.segment, "reasons": d.reasons}
         activity.append((case_id, now, "system", "received", detail))
-        outbox.append(_outbox_row(f"card:{case_id}", case_id, "card", {}, d, now, d.card_channel))
+        outbox.append(
+            outbox_row(
+                f"card:{case_id}",
+                case_id,
+                "card",
+                {},
+                arr=d.arr,
+                now=now,
+                channel=d.card_channel,
+                priority=d.priority,
+            )
+        )
         for step in d.steps:
             immediate = step.kind == "alert"
             steps.append(
@@ -376,7 +387,18 @@ def insert_responses(
             if immediate:
                 payload = {"notify": step.notify, "reason": step.reason}
                 key = f"alert:{case_id}:{step.seq}"
-                outbox.append(_outbox_row(key, case_id, "alert", payload, d, now, step.channel))
+                outbox.append(
+                    outbox_row(
+                        key,
+                        case_id,
+                        "alert",
+                        payload,
+                        arr=d.arr,
+                        now=now,
+                        channel=step.channel,
+                        priority=d.priority,
+                    )
+                )
     if steps:
         bulk.insert("escalation_step", STEP_COLUMNS, steps)
     bulk.insert("outbox", OUTBOX_COLUMNS, outbox)
@@ -444,28 +466,19 @@ def link_recoveries(
         )
 
 
-def _outbox_row(
+def outbox_row(
     key: str,
     case_id: int,
     kind: str,
     payload: dict[str, Any],
-    draft: CaseDraft,
+    *,
+    arr: float | None,
     now: datetime,
-    channel: str | None,
+    channel: str | None = None,
+    priority: int = 0,
 ) -> tuple[Any, ...]:
-    return (
-        key,
-        case_id,
-        kind,
-        payload,
-        draft.priority,
-        draft.arr or 0.0,
-        "pending",
-        0,
-        now,
-        now,
-        channel,
-    )
+    """A pending outbox row, in `OUTBOX_COLUMNS` order."""
+    return (key, case_id, kind, payload, priority, arr or 0.0, "pending", 0, now, now, channel)
 
 
 def arr_at_rank(conn: sa.Connection, rank: int) -> float | None:

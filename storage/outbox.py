@@ -23,6 +23,8 @@ OUTBOX = OutboxMessage.__table__
 CASE = FollowUpCase.__table__
 
 SENDING_LEASE = timedelta(seconds=60)
+# Requests to the survey platform are queued like messages to one more channel.
+WEBHOOK_CHANNEL = "webhook"
 
 
 @dataclass(frozen=True)

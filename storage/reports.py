@@ -181,6 +181,12 @@ def _contact_conditions(now: datetime) -> dict[str, sa.ColumnElement[bool]]:
     }
 
 
+def _contact_rate_counts(now: datetime) -> list[sa.ColumnElement[int]]:
+    """Contacted by the deadline, and deadline passed or contacted: the contact rate's terms."""
+    conditions = _contact_conditions(now)
+    return _counts({name: conditions[name] for name in ("on_time", "due")})
+
+
 def _satisfied(now: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(
         CASE.c.status == RESOLVED, CASE.c.customer_satisfied.is_(True), CASE.c.resolved_at <= now
@@ -215,9 +221,7 @@ def _nps_columns() -> list[sa.ColumnElement[int]]:
     ]
 
 
-def _tally(row: sa.Row[Any] | None) -> Tally:
-    if row is None:
-        return Tally()
+def _tally(row: sa.Row[Any]) -> Tally:
     return Tally(int(row.responses), int(row.promoters), int(row.passives), int(row.detractors))
 
 
@@ -297,7 +301,6 @@ def kpi_summary(
         .group_by(accounts.c.contacted)
     )
 
-    previous = start - (end - start)
     # Two plain aggregates rather than one grouped by period: a range scan each, no sort.
     scores = sa.union_all(
         *(
@@ -447,7 +450,7 @@ def digest_counts(
         how_many(_received(CASE.c.resolved_at, day_start, day_end)).label("resolved"),
         how_many(CASE.c.status != RESOLVED, _overdue(now)).label("overdue"),
     )
-    week = sa.select(*_counts(_contact_conditions(now))).where(
+    week = sa.select(*_contact_rate_counts(now)).where(
         CASE.c.segment == DETRACTOR, _received(CASE.c.received_at, now - WEEK, now)
     )
     with engine.connect() as conn:
@@ -540,12 +543,11 @@ def weekly_series(engine: sa.Engine, *, weeks: int, end: datetime) -> list[WeekP
 
     # Grouped by the output column's name: the CASE carries its bounds as parameters.
     by_week = sa.literal_column("week")
-    contact = _contact_conditions(end)
     cases = (
         sa.select(
             bucket(CASE.c.received_at),
             sa.func.count().label("cases"),
-            *_counts({"on_time": contact["on_time"], "due": contact["due"]}),
+            *_contact_rate_counts(end),
             _count(_satisfied(end)).label("satisfied"),
         )
         .where(CASE.c.segment == DETRACTOR, _received(CASE.c.received_at, starts[0], last))

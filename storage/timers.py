@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from storage.db import begin_immediate
-from storage.intake import Bulk
+from storage.intake import ACTIVITY_COLUMNS, OUTBOX_COLUMNS, Bulk, outbox_row
 from storage.models import (
     Account,
     Activity,
@@ -26,27 +26,13 @@ from storage.models import (
     FollowUpCase,
     JobRun,
 )
+from storage.outbox import WEBHOOK_CHANNEL
 
 STEP = EscalationStep.__table__
 CASE = FollowUpCase.__table__
 ACCOUNT = Account.__table__
 ACTIVITY = Activity.__table__
 JOB_RUN = JobRun.__table__
-
-OUTBOX_COLUMNS = (
-    "dedupe_key",
-    "case_id",
-    "kind",
-    "payload:j",
-    "priority",
-    "arr",
-    "status",
-    "attempts",
-    "next_attempt_at:t",
-    "created_at:t",
-    "channel",
-)
-ACTIVITY_COLUMNS = ("case_id", "at:t", "actor", "action", "detail:j")
 
 
 @dataclass(frozen=True)
@@ -74,36 +60,15 @@ def _lock_clause(conn: sa.Connection, query: sa.Select[Any]) -> sa.Select[Any]:
     return query
 
 
-def _outbox(
-    key: str,
-    case_id: int,
-    kind: str,
-    payload: dict[str, Any],
-    arr: float | None,
-    now: datetime,
-    channel: str | None = None,
-    priority: int = 0,
-) -> tuple[Any, ...]:
-    return (key, case_id, kind, payload, priority, arr or 0.0, "pending", 0, now, now, channel)
-
-
 def _card_feedback(
     case_id: int, activity_id: int, channel: str | None, arr: float | None, now: datetime
 ) -> list[tuple[Any, ...]]:
     """The card update and the thread line every visible change owes."""
+    common = {"arr": arr, "now": now, "channel": channel, "priority": -1}
     return [
-        _outbox(
-            f"update:{case_id}:{activity_id}", case_id, "card_update", {}, arr, now, channel, -1
-        ),
-        _outbox(
-            f"thread:{activity_id}",
-            case_id,
-            "thread",
-            {"activity_id": activity_id},
-            arr,
-            now,
-            channel,
-            -1,
+        outbox_row(f"update:{case_id}:{activity_id}", case_id, "card_update", {}, **common),
+        outbox_row(
+            f"thread:{activity_id}", case_id, "thread", {"activity_id": activity_id}, **common
         ),
     ]
 
@@ -262,8 +227,15 @@ def fire_due_steps(
                 activity_id = ids[r.id]
                 payload = {"activity_id": activity_id}
                 outbox.append(
-                    _outbox(
-                        f"escalation:{r.id}", r.case_id, "escalation", payload, r.arr, now, who, -1
+                    outbox_row(
+                        f"escalation:{r.id}",
+                        r.case_id,
+                        "escalation",
+                        payload,
+                        arr=r.arr,
+                        now=now,
+                        channel=who,
+                        priority=-1,
                     )
                 )
                 # The thread always says who was told; the card changes only with its owner.
@@ -358,15 +330,10 @@ def send_reminders(
                     continue
                 day = r.next_follow_up_on.isoformat()
                 payload = {"template": "follow_up", "on": day}
+                key = f"reminder:{r.id}:{day}"
                 outbox.append(
-                    _outbox(
-                        f"reminder:{r.id}:{day}",
-                        r.id,
-                        "reminder",
-                        payload,
-                        r.arr,
-                        now,
-                        r.owner_user_id,
+                    outbox_row(
+                        key, r.id, "reminder", payload, arr=r.arr, now=now, channel=r.owner_user_id
                     )
                 )
                 sent.append(r.id)
@@ -410,38 +377,22 @@ def request_resurveys(
             for r in rows:
                 if r.id not in won:
                     continue
+                common = {"arr": r.arr, "now": now}
                 outbox.append(
-                    _outbox(f"resurvey:{r.id}", r.id, "resurvey", {}, r.arr, now, r.owner_user_id)
+                    outbox_row(
+                        f"resurvey:{r.id}", r.id, "resurvey", {}, channel=r.owner_user_id, **common
+                    )
                 )
                 if webhook:
+                    key = f"resurvey_webhook:{r.id}"
                     outbox.append(
-                        _outbox(
-                            f"resurvey_webhook:{r.id}",
-                            r.id,
-                            "resurvey_webhook",
-                            {},
-                            r.arr,
-                            now,
-                            "webhook",
+                        outbox_row(
+                            key, r.id, "resurvey_webhook", {}, channel=WEBHOOK_CHANNEL, **common
                         )
                     )
                 asked.append(r.id)
             _insert_outbox(conn, outbox)
     return asked
-
-
-def cancel_steps(conn: sa.Connection, case_id: int, *, now: datetime) -> None:
-    """Stop a case's ladder: it was claimed or contacted."""
-    conn.execute(
-        sa.update(STEP)
-        .where(
-            STEP.c.case_id == case_id,
-            STEP.c.kind == "ladder",
-            STEP.c.fired_at.is_(None),
-            STEP.c.cancelled_at.is_(None),
-        )
-        .values(cancelled_at=now)
-    )
 
 
 def oldest_overdue_step(engine: sa.Engine, *, now: datetime, grace: timedelta) -> datetime | None:
