@@ -523,7 +523,7 @@ TIMED = (
 def measure(url: str, runs: int) -> dict[str, Any]:
     """Time each operation `runs` times, then once more under tracemalloc for its peak."""
     engine = create_db_engine(url)
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"(imports and engine)": {"peak_rss_mb": peak_rss_mb()}}
     for name, call in operations(engine).items():
         times = []
         for _ in range(runs):
@@ -538,10 +538,15 @@ def measure(url: str, runs: int) -> dict[str, Any]:
             "median_ms": statistics.median(times),
             "max_ms": max(times),
             "python_peak_mb": peak / 1e6,
+            "peak_rss_mb": peak_rss_mb(),
         }
     engine.dispose()
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
-    return {"operations": results, "peak_rss_mb": rss_mb}
+    return {"operations": results, "peak_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (Linux reports KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure_in_child(url: str, runs: int) -> dict[str, Any]:
@@ -557,13 +562,19 @@ def measure_in_child(url: str, runs: int) -> dict[str, Any]:
 
 def report(title: str, figures: dict[str, Any]) -> None:
     print(f"\n{title}")
-    print(f"  {'operation':<32}{'median ms':>11}{'max ms':>10}{'py peak MB':>12}  verdict")
+    print(
+        f"  {'operation':<32}{'median ms':>11}{'max ms':>10}{'py peak MB':>12}"
+        f"{'RSS MB':>8}  verdict"
+    )
     for name, f in figures["operations"].items():
+        if "max_ms" not in f:
+            print(f"  {name:<32}{'':>33}{f['peak_rss_mb']:>8.0f}")
+            continue
         timed = name in TIMED
         verdict = ("ok" if f["max_ms"] <= TARGET_MS else "SLOW") if timed else "(no target)"
         print(
             f"  {name:<32}{f['median_ms']:>11.1f}{f['max_ms']:>10.1f}"
-            f"{f['python_peak_mb']:>12.1f}  {verdict}"
+            f"{f['python_peak_mb']:>12.1f}{f['peak_rss_mb']:>8.0f}  {verdict}"
         )
     rss = figures["peak_rss_mb"]
     verdict = "ok" if rss < TARGET_RSS_MB else "TOO MUCH"
