@@ -545,7 +545,16 @@ def measure(url: str, runs: int) -> dict[str, Any]:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory so far, in MB (Linux reports KB)."""
+    """This process's peak resident memory so far, in MB.
+
+    Linux's VmHWM starts afresh at exec; getrusage's maxrss would carry over the benchmark
+    process's own peak into the measuring process it starts.
+    """
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

@@ -153,6 +153,7 @@ TEST_RULES = {
 
 
 def settings_for(db_url: str, slack_url: str, **env: str) -> Settings:
+    """Settings for the app under test, against the fake Slack."""
     values = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,

@@ -35,3 +35,19 @@ def test_url_verification_challenge(client):
     answer = client.post("/slack/events", content=body, headers=headers)
     assert answer.status_code == 200
     assert "abc123" in answer.text
+
+
+def test_socket_mode_serves_webhooks_without_the_slack_route(db_url, fake_slack):
+    from fastapi.testclient import TestClient
+
+    from bot.rules import rules_from_mapping
+    from bot.server import build_services, create_app
+    from tests.conftest import TEST_RULES, post_survey, settings_for, survey_body
+
+    settings = settings_for(db_url, fake_slack.url, SLACK_APP_TOKEN="xapp-1-A0001-test")
+    assert settings.socket_mode
+    with TestClient(create_app(build_services(settings, rules_from_mapping(TEST_RULES)))) as app:
+        # Slack traffic comes over the socket; the HTTP route for it does not exist.
+        assert app.post("/slack/events", content="{}").status_code in (404, 405)
+        assert post_survey(app, survey_body()).status_code == 202
+        assert app.get("/healthz").status_code == 200
