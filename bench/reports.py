@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from bot.periods import last_month, parse_period
+from bot.policy import segment_for
 from storage import reports
 from storage.db import create_db_engine, migrate
 from storage.models import UTCDateTime
@@ -42,7 +43,6 @@ OWNERS = 60
 RUNS = 5
 TARGET_MS = 300.0
 TARGET_RSS_MB = 200.0
-CHUNK = 20_000
 SQLITE_ROWS_PER_INSERT = 500
 ROOT_CAUSES = (  # most common first
     "Support response time",
@@ -84,11 +84,6 @@ CANDIDATE_INDEXES: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     "ix_case_resolved": ("follow_up_case", ("resolved_at",), None),
 }
 RECOMMENDED = ("ix_case_received", "ix_response_received_score")
-
-
-def segment_of(score: int) -> str:
-    """The NPS segment of a score."""
-    return "detractor" if score <= 6 else "passive" if score <= 8 else "promoter"
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -159,7 +154,7 @@ class Loader:
 
 @dataclass(frozen=True)
 class Plan:
-    """What to seed: sizes, and the random choices everything else is drawn from."""
+    """How many rows of each kind to seed."""
 
     responses: int
     cases: int
@@ -258,7 +253,7 @@ def case_rows(seeds: list[CaseSeed], rng: random.Random) -> Iterator[tuple[Any, 
     """One case per seed with a life that fits its age: contacts, resolutions, root causes."""
     causes = rng.choices(ROOT_CAUSES, weights=[1 / (k + 1) for k in range(12)], k=len(seeds))
     for n, s in enumerate(seeds):
-        segment = segment_of(s.score)
+        segment = segment_for(s.score).value
         r = s.received
         due = r + timedelta(hours={"detractor": 24, "passive": 48, "promoter": 120}[segment])
         contact = resolved = claimed = overdue = None
@@ -382,7 +377,7 @@ def choose_cases(plan: Plan, scores: bytearray, rng: random.Random) -> bytearray
     """Which responses became cases: mostly Detractors, in the shares of CASE_SHARES."""
     by_segment: dict[str, list[int]] = {"detractor": [], "passive": [], "promoter": []}
     for i, score in enumerate(scores):
-        by_segment[segment_of(score)].append(i)
+        by_segment[segment_for(score).value].append(i)
     is_case = bytearray(plan.responses)
     for segment, share in CASE_SHARES.items():
         pool = by_segment[segment]

@@ -111,6 +111,8 @@ class SurveyResponse(SQLModel, table=True):
     """One NPS answer as received; `response_id` is the platform's idempotency key."""
 
     __tablename__ = "survey_response"
+    # Covers the NPS counts of a period as well as lookups by time.
+    __table_args__ = (sa.Index("ix_response_received_score", "received_at", "score"),)
 
     id: int | None = Field(default=None, primary_key=True)
     response_id: str = Field(unique=True, max_length=200)
@@ -121,7 +123,7 @@ class SurveyResponse(SQLModel, table=True):
     comment: str | None = Field(default=None, sa_type=sa.Text)
     survey: str | None = Field(default=None, max_length=200)
     submitted_at: datetime = _time()
-    received_at: datetime = _time(index=True)
+    received_at: datetime = _time()
     touchpoints: list[dict[str, Any]] = _json(list)
     resurvey_of: str | None = Field(default=None, max_length=200)
 
@@ -152,6 +154,8 @@ class FollowUpCase(SQLModel, table=True):
             postgresql_where=sa.text("resurvey_requested_at IS NULL AND resurvey_on IS NOT NULL"),
         ),
         sa.Index("ix_case_customer_status", "customer_id", "status"),
+        # KPIs, the rollup and the digest's counts read a period's cases by received time.
+        sa.Index("ix_case_received", "received_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
