@@ -49,8 +49,6 @@ PERMANENT = {
     "message_not_found",
     "cant_update_message",
 }
-# Messages that link to the card wait this long for it to be posted before going without.
-LINK_WAIT = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -387,26 +385,14 @@ class OutboxWorker:
         args = {"channel": case.card_channel, "thread_ts": case.card_ts, "text": text}
         return Send("chat.postMessage", args, case.card_channel or "")
 
-    def _permalink_or_wait(self, ctx: _Context) -> str | Wait | None:
-        """The card's link; or wait a little for the card when it is about to be posted."""
-        case = ctx.view.case
-        if case.card_channel and case.card_ts:
-            return self.workspace.permalink(case.card_channel, case.card_ts)
-        state = self._card_state(ctx)
-        if isinstance(state, Wait) and ctx.now - case.created_at < LINK_WAIT:
-            return state
-        return None
-
     def _person(self, ref: str, *, now: datetime) -> str:
         target = self.directory.resolve(ref, now=now) if "@" in ref else ref
         if not target:
             raise NoDestination("the person is not in Slack")
         return target
 
-    def _plan_alert(self, ctx: _Context) -> Send | Wait:
-        link = self._permalink_or_wait(ctx)
-        if isinstance(link, Wait):
-            return link
+    def _plan_alert(self, ctx: _Context) -> Send:
+        link = self._permalink(ctx)
         case = ctx.view.case
         target = ctx.delivery.channel or self._person(
             self.destinations.alert_target(
@@ -425,10 +411,8 @@ class OutboxWorker:
             raise NoDestination("activity not found")
         return activity
 
-    def _plan_dm(self, ctx: _Context) -> Send | Wait:
-        link = self._permalink_or_wait(ctx)
-        if isinstance(link, Wait):
-            return link
+    def _plan_dm(self, ctx: _Context) -> Send:
+        link = self._permalink(ctx)
         activity = self._activity(ctx)
         target = ctx.delivery.channel or activity.detail.get("to") or ""
         if not target:
@@ -436,10 +420,8 @@ class OutboxWorker:
         text, blocks = messages.reassigned_dm(ctx.view, by=activity.actor, permalink=link)
         return Send("chat.postMessage", {"channel": target, "text": text, "blocks": blocks}, target)
 
-    def _plan_ticket(self, ctx: _Context) -> Send | Wait:
-        link = self._permalink_or_wait(ctx)
-        if isinstance(link, Wait):
-            return link
+    def _plan_ticket(self, ctx: _Context) -> Send:
+        link = self._permalink(ctx)
         activity = self._activity(ctx)
         channel = self.destinations.alert_target("product_channel", None)
         detail = activity.detail
@@ -455,10 +437,8 @@ class OutboxWorker:
             "chat.postMessage", {"channel": channel, "text": text, "blocks": blocks}, channel
         )
 
-    def _plan_review(self, ctx: _Context) -> Send | Wait:
-        link = self._permalink_or_wait(ctx)
-        if isinstance(link, Wait):
-            return link
+    def _plan_review(self, ctx: _Context) -> Send:
+        link = self._permalink(ctx)
         activity = self._activity(ctx)
         target = self._person(self.destinations.alert_target("support_lead", None), now=ctx.now)
         detail = activity.detail

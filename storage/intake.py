@@ -117,6 +117,7 @@ class Bulk:
         self.postgres = conn.dialect.name == "postgresql"
         self.mark = "%s" if self.postgres else "?"
         self._times: dict[datetime, str] = {}
+        self._jsons: dict[int, str] = {}
 
     def _time(self, value: datetime | None) -> Any:
         if value is None or self.postgres:
@@ -129,9 +130,13 @@ class Bulk:
     def _date(self, value: date | None) -> Any:
         return value if value is None or self.postgres else value.isoformat()
 
-    @staticmethod
-    def _json(value: Any) -> str:
-        return json.dumps(value, separators=(",", ":"))
+    def _json(self, value: Any) -> str:
+        # The same object (a case's frozen policy, shared per segment) is encoded once; every
+        # row holds its values until the statement runs, so ids cannot be reused meanwhile.
+        text = self._jsons.get(id(value))
+        if text is None:
+            text = self._jsons[id(value)] = json.dumps(value, separators=(",", ":"))
+        return text
 
     def insert(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], suffix: str = ""
