@@ -455,8 +455,11 @@ class OutboxWorker:
         activity = self._activity(ctx)
         detail = activity.detail
         target = ctx.delivery.channel or detail.get("to")
-        if not target:
-            raise NoDestination(f"{detail.get('notify')} is not configured or not in Slack")
+        if not target:  # not resolved when the step fired (Slack unreachable then): try now
+            case = ctx.view.case
+            notify = str(detail.get("notify", ""))
+            ref = self.destinations.alert_target(notify, case.owner_ref, case.owner_user_id)
+            target = self._person(ref, now=ctx.now)
         link = self._permalink(ctx)
         late = detail.get("late_seconds") or 0
         text, blocks = messages.escalation_dm(
@@ -537,17 +540,17 @@ class OutboxWorker:
         """Settle deliveries a stopped process left mid-send: found in Slack -> sent, else retry."""
         for delivery in store.abandoned(self.engine, now=now):
             idempotent = delivery.kind in ("card_update", "resurvey_webhook")
-            ts = None if idempotent else self._find_posted(delivery)
-            if ts:
-                store.mark_sent(
-                    self.engine, delivery, channel=delivery.channel or "", ts=ts, now=now
-                )
+            found = None if idempotent else self._find_posted(delivery)
+            if found:
+                channel, ts = found
+                store.mark_sent(self.engine, delivery, channel=channel, ts=ts, now=now)
                 log.info("outbox.reconciled id=%s found=true", delivery.id)
             else:
                 store.defer(self.engine, delivery.id, until=now, error="abandoned mid-send")
                 log.info("outbox.reconciled id=%s found=false", delivery.id)
 
-    def _find_posted(self, delivery: store.Delivery) -> str | None:
+    def _find_posted(self, delivery: store.Delivery) -> tuple[str, str] | None:
+        """The channel and ts of a message this delivery already posted, if Slack has it."""
         if not delivery.channel:
             return None
         channel = delivery.channel
@@ -575,5 +578,5 @@ class OutboxWorker:
                 metadata.get("event_type") == METADATA_TYPE
                 and payload.get("delivery") == delivery.id
             ):
-                return message["ts"]
+                return channel, message["ts"]
         return None

@@ -343,3 +343,36 @@ def test_step_index_covers_the_sweep(engine):
     with engine.connect() as conn:
         names = {i["name"] for i in sa.inspect(conn).get_indexes("escalation_step")}
     assert "ix_step_due_unfired" in names
+
+
+def test_an_escalation_fired_while_slack_was_down_finds_its_person_later(engine, fake_slack):
+    from bot.outbox import OutboxWorker
+    from bot.slack import make_client
+
+    class Down:
+        def resolve(self, ref, *, now):
+            raise ConnectionError("Slack is unreachable")
+
+    fake_slack.users["manager@example.com"] = "U0MGR"
+    rules = {
+        **RULES,
+        "people": {
+            **RULES["people"],
+            "owners": [{"user": "U0ALICE", "manager": "manager@example.com"}],
+        },
+    }
+    make_case(engine, rules=rules, comment="Slow")
+    clock = Clock(T0 + timedelta(hours=24))
+    sweep = Timers(engine, rules_from_mapping(rules), Down(), clock=clock)
+    assert sweep.tick().fired == 1  # the step fires; who it goes to is settled when sent
+    [row] = outbox(engine, "escalation")
+    assert row.channel is None
+    worker = OutboxWorker(
+        engine,
+        make_client("xoxb-test", fake_slack.url, rate_limit_retries=0),
+        rules_from_mapping(rules),
+        channel_interval=0,
+        clock=clock,
+    )
+    worker.run_once()
+    assert any(c.args["channel"] == "U0MGR" for c in fake_slack.calls_to("chat.postMessage"))
