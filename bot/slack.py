@@ -62,6 +62,9 @@ class UserDirectory:
         self.client = client
         self.cache = cache
         self._names: dict[str, str | None] = {}
+        # Emails already resolved in this process, so permission checks and sweeps that name
+        # the same people again and again do not read the database each time.
+        self._found: dict[str, str] = {}
 
     def display_name(self, user_id: str) -> str | None:
         """A person's first name (or display name) for scripts; None when Slack does not say."""
@@ -82,8 +85,12 @@ class UserDirectory:
         if is_user_id(ref):
             return ref
         email = ref.strip().lower()
+        if email in self._found:
+            return self._found[email]  # found ids do not change; misses are asked again later
         cached = self.cache.get(email, now=now, ttl=LOOKUP_TTL)
         if cached is not None:
+            if cached[0]:
+                self._found[email] = cached[0]
             return cached[0]
         try:
             user_id = self.client.users_lookupByEmail(email=email)["user"]["id"]
@@ -92,6 +99,8 @@ class UserDirectory:
                 raise
             user_id = None
         self.cache.put(email, user_id, now=now)
+        if user_id:
+            self._found[email] = user_id
         log.info("directory.lookup found=%s", user_id is not None)
         return user_id
 
