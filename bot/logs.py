@@ -12,3 +12,5 @@ def configure(level: str) -> None:
     # slack_sdk logs whole request bodies at DEBUG; those carry customer text.
     logging.getLogger("slack_sdk").setLevel(max(logging.INFO, logging.getLevelName(level.upper())))
     logging.getLogger("slack_bolt").setLevel(max(logging.INFO, logging.getLevelName(level.upper())))
+    # The scheduler would log every tick of the timer job; its failures still show.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
