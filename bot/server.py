@@ -111,7 +111,7 @@ class Services:
         if self.socket_mode is not None:
             handler, self.socket_mode = self.socket_mode, None
             handler.close()
-        self.scheduler.shutdown(wait=False)
+        self.scheduler.shutdown(wait=True)  # let a running sweep finish before the engine goes
         self.writer.stop()
         self.outbox.stop()
         self.engine.dispose()
