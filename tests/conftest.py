@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
 from standardwebhooks.webhooks import Webhook
 
 from bot.rules import Rules, rules_from_mapping
@@ -75,6 +77,29 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     engine = request.getfixturevalue("_postgres_engine")
     _truncate(engine)
     return POSTGRES_URL or ""
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """An engine on a brand-new, empty (unmigrated) database on each backend."""
+    if request.param == "sqlite":
+        engine = create_db_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+        yield engine
+        engine.dispose()
+        return
+    name = f"nps_fresh_{uuid.uuid4().hex[:12]}"
+    admin = create_db_engine(POSTGRES_URL or "", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL or "").set(database=name)
+    engine = create_db_engine(url.render_as_string(hide_password=False))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture

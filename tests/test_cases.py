@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, select
 
 from bot.intake import IntakeWriter, Router, parse_survey, to_response_data
@@ -22,7 +18,7 @@ from bot.rules import rules_from_mapping
 from storage import cases
 from storage.db import alembic_config, create_db_engine, migrate
 from storage.models import Activity, EscalationStep, FollowUpCase, OutboxMessage
-from tests.conftest import BACKENDS, POSTGRES_URL, TEST_RULES, survey_body
+from tests.conftest import TEST_RULES, survey_body
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 LATER = NOW + timedelta(hours=1)
@@ -714,29 +710,6 @@ def test_open_cases_tie_on_arr_oldest_first(engine):
 
 
 # --- migration 0002 --------------------------------------------------------------------------
-
-
-@pytest.fixture(params=BACKENDS)
-def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    """An engine on a brand-new, empty database on each backend."""
-    if request.param == "sqlite":
-        engine = create_db_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
-        yield engine
-        engine.dispose()
-        return
-    name = f"nps_migration_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(POSTGRES_URL or "", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_URL or "").set(database=name)
-    engine = create_db_engine(url.render_as_string(hide_password=False))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def case_columns(engine: sa.Engine) -> set[str]:

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import types
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,13 +13,12 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from bot.intake import IntakeWriter, Router, parse_survey, to_response_data
 from bot.rules import rules_from_mapping
 from storage import cases, reports
-from storage.db import alembic_config, create_db_engine, migrate
+from storage.db import alembic_config, migrate
 from storage.models import Account, FollowUpCase
 from storage.reports import (
     EXPORT_COLUMNS,
@@ -33,7 +29,7 @@ from storage.reports import (
     Ratio,
     RootCauseRow,
 )
-from tests.conftest import BACKENDS, POSTGRES_URL, TEST_RULES, survey_body
+from tests.conftest import TEST_RULES, survey_body
 
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -690,29 +686,6 @@ def test_an_abandoned_export_releases_its_connection(engine):
 
 
 # --- migration 0004 ----------------------------------------------------------------------------
-
-
-@pytest.fixture(params=BACKENDS)
-def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    """An engine on a brand-new, empty database on each backend."""
-    if request.param == "sqlite":
-        engine = create_db_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
-        yield engine
-        engine.dispose()
-        return
-    name = f"nps_reports_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(POSTGRES_URL or "", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_URL or "").set(database=name)
-    engine = create_db_engine(url.render_as_string(hide_password=False))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_migration_0004_up_and_down(fresh_engine):
