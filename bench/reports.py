@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from bot.periods import last_month, parse_period
-from bot.policy import segment_for
+from bot.domain.periods import last_month, parse_period
+from bot.domain.policy import segment_for
 from storage import reports
 from storage.db import create_db_engine, migrate
 from storage.models import UTCDateTime

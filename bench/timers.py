@@ -2,7 +2,8 @@
 
 `python -m bench.timers [--cases 100000] [--due 1000] [--ticks 20] [--database sqlite|postgres]`
 seeds a fresh database straight through multi-row inserts, then runs the real sweep
-(`bot.timers.Timers.tick`) repeatedly and prints the time of each tick and the memory in use.
+(`bot.services.timers.Timers.tick`) repeatedly and prints the time of each tick and the memory
+in use.
 Targets: every tick ≤ 100 ms; memory flat across ticks.
 """
 
@@ -19,8 +20,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench.intake import DEFAULT_POSTGRES_URL, reset_postgres
-from bot.rules import rules_from_mapping
-from bot.timers import Timers
+from bot.config.rules import rules_from_mapping
+from bot.services.timers import Timers
 from storage.db import begin_immediate, create_db_engine, migrate
 from storage.intake import Bulk
 

@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 
 from blocks.ids import CardAction, CardBlock
 from blocks.text import day, mention, money, quote, safe, slack_date, truncate
-from storage.models import CaseStatus
+from bot.domain.vocabulary import CaseStatus, Segment
 from storage.outbox import CaseView
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def status_label(view: CaseView) -> str:
     """The case's state in a few words of mrkdwn, without the overdue flag."""
     case = view.case
     if case.status == CaseStatus.RESOLVED:
-        word = "Resolved" if case.segment == "detractor" else "Done"
+        word = "Resolved" if case.segment == Segment.DETRACTOR else "Done"
         label = f":white_check_mark: {word}"
         if case.resolved_at:
             label += f" {slack_date(case.resolved_at)}"
@@ -251,7 +251,7 @@ def _buttons(view: CaseView) -> list[ButtonElement]:
     if case.status == CaseStatus.RESOLVED:
         return []
     value = str(case.id)
-    if case.segment != "detractor":
+    if case.segment != Segment.DETRACTOR:
         return [
             ButtonElement(text="Log contact", action_id=CardAction.LOG_CONTACT, value=value),
             ButtonElement(text="Done", action_id=CardAction.DONE, value=value, style="primary"),

@@ -5,7 +5,7 @@ Each message builder returns `(fallback_text, blocks)`; the fallback is short an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -33,6 +33,7 @@ from blocks.text import (
     truncate,
     who,
 )
+from bot.domain.vocabulary import Action, ContactMethod, ContactOutcome
 from storage.outbox import CaseView
 
 LINE_LIMIT = 500
@@ -41,17 +42,16 @@ SECTION_LIMIT = 3000
 FALLBACK_LIMIT = 300
 
 HOW_WORDS = {
-    "phone": "a call",
-    "email": "an email",
-    "video": "a video call",
-    "meeting": "a meeting",
+    ContactMethod.PHONE: "a call",
+    ContactMethod.EMAIL: "an email",
+    ContactMethod.VIDEO: "a video call",
+    ContactMethod.MEETING: "a meeting",
 }
 OUTCOME_WORDS = {
-    "reached": "reached the customer",
-    "voicemail": "left a voicemail",
-    "no_answer": "no answer",
+    ContactOutcome.REACHED: "reached the customer",
+    ContactOutcome.VOICEMAIL: "left a voicemail",
+    ContactOutcome.NO_ANSWER: "no answer",
 }
-ESCALATION_WORDS = {"product": "the product team", "support": "the support lead"}
 ALERT_HEADLINE = {
     "churn_intent": ":rotating_light: *Churn risk*",
     "top_revenue": ":moneybag: *Top-revenue account*",
@@ -77,58 +77,85 @@ def _date_of(value: Any) -> str | None:
     return None
 
 
+Line = Callable[[str, Mapping[str, Any]], str]
+
+
+def _received(by: str, detail: Mapping[str, Any]) -> str:
+    return ":incoming_envelope: Survey response received."
+
+
+def _claimed(by: str, detail: Mapping[str, Any]) -> str:
+    return f":raising_hand: {by} claimed this case."
+
+
+def _contact_logged(by: str, detail: Mapping[str, Any]) -> str:
+    how = HOW_WORDS.get(str(detail.get("how")), "a contact")
+    outcome = OUTCOME_WORDS.get(str(detail.get("outcome")))
+    line = f":telephone_receiver: {by} logged {how}" + (f": {outcome}." if outcome else ".")
+    follow_up = _date_of(detail.get("next_follow_up"))
+    return line + (f" Next follow-up {follow_up}." if follow_up else "")
+
+
+def _root_cause_logged(by: str, detail: Mapping[str, Any]) -> str:
+    cause = detail.get("cause")
+    return f":mag: {by} logged the root cause" + (f": *{safe(str(cause), 150)}*." if cause else ".")
+
+
+def _resolved(by: str, detail: Mapping[str, Any]) -> str:
+    satisfied = detail.get("satisfied")
+    line = f":white_check_mark: {by} resolved the case"
+    if isinstance(satisfied, bool):
+        return line + f"; customer satisfied: {'yes' if satisfied else 'no'}."
+    return line + "."
+
+
+def _done(by: str, detail: Mapping[str, Any]) -> str:
+    return f":white_check_mark: {by} marked the follow-up done."
+
+
+def _reassigned(by: str, detail: Mapping[str, Any]) -> str:
+    return (
+        f":arrows_counterclockwise: {by} reassigned the case from "
+        f"{who(detail.get('from'))} to {who(detail.get('to'))}."
+    )
+
+
+def _escalated(by: str, detail: Mapping[str, Any]) -> str:
+    to, role = detail.get("to"), detail.get("role")
+    whom = f"the {safe(str(role), 50)} {who(to)}" if role else who(to)
+    line = f":rotating_light: Escalated to {whom}"
+    return line + ("; the case is now theirs." if detail.get("reassigned") else ".")
+
+
+def _nudged(by: str, detail: Mapping[str, Any]) -> str:
+    return f":wave: {by} nudged the owner to follow up."
+
+
+def _overdue(by: str, detail: Mapping[str, Any]) -> str:
+    due = _date_of(detail.get("due"))
+    return ":warning: The first contact is overdue" + (f" (due {due})." if due else ".")
+
+
+THREAD_LINES: dict[str, Line] = {
+    Action.RECEIVED: _received,
+    Action.CLAIMED: _claimed,
+    Action.CONTACT_LOGGED: _contact_logged,
+    Action.ROOT_CAUSE_LOGGED: _root_cause_logged,
+    Action.RESOLVED: _resolved,
+    Action.DONE: _done,
+    Action.REASSIGNED: _reassigned,
+    Action.ESCALATED: _escalated,
+    Action.NUDGED: _nudged,
+    Action.OVERDUE: _overdue,
+}
+
+
 def thread_line(action: str, actor: str, detail: Mapping[str, Any]) -> str:
     """One short line in the card's thread for an action; notes are never repeated."""
     by = who(actor)
-    if action == "received":
-        owner = detail.get("owner")
-        line = ":incoming_envelope: Survey response received"
-        line += f"; the owner is {who(owner)}." if owner else "."
-    elif action == "claimed":
-        line = f":raising_hand: {by} claimed this case."
-    elif action == "contact_logged":
-        how = HOW_WORDS.get(str(detail.get("how")), "a contact")
-        outcome = OUTCOME_WORDS.get(str(detail.get("outcome")))
-        line = f":telephone_receiver: {by} logged {how}" + (f": {outcome}." if outcome else ".")
-        follow_up = _date_of(detail.get("next_follow_up"))
-        if follow_up:
-            line += f" Next follow-up {follow_up}."
-    elif action == "root_cause_logged":
-        cause = detail.get("cause")
-        line = f":mag: {by} logged the root cause" + (
-            f": *{safe(str(cause), 150)}*." if cause else "."
-        )
-    elif action == "resolved":
-        satisfied = detail.get("satisfied")
-        line = f":white_check_mark: {by} resolved the case"
-        if isinstance(satisfied, bool):
-            line += f"; customer satisfied: {'yes' if satisfied else 'no'}."
-        else:
-            line += "."
-    elif action == "done":
-        line = f":white_check_mark: {by} marked the follow-up done."
-    elif action == "reassigned":
-        line = (
-            f":arrows_counterclockwise: {by} reassigned the case from "
-            f"{who(detail.get('from'))} to {who(detail.get('to'))}."
-        )
-    elif action == "escalated":
-        to, role = detail.get("to"), detail.get("role")
-        kind = ESCALATION_WORDS.get(str(detail.get("kind")))
-        if kind:
-            line = f":rotating_light: {by} brought in {kind}" + (f" ({who(to)})" if to else "")
-        else:
-            whom = f"the {safe(str(role), 50)} {who(to)}" if role else who(to)
-            line = f":rotating_light: Escalated to {whom}"
-        line += "; the case is now theirs." if detail.get("reassigned") else "."
-    elif action == "nudged":
-        line = f":wave: {by} nudged the owner to follow up."
-    elif action == "overdue":
-        due = _date_of(detail.get("due"))
-        line = ":warning: The first contact is overdue" + (f" (due {due})." if due else ".")
-    else:
-        line = f"{by}: {safe(action.replace('_', ' '), 100)}."
-    return truncate(line, LINE_LIMIT)
+    line = THREAD_LINES.get(action)
+    text = line(by, detail) if line else f"{by}: {safe(action.replace('_', ' '), 100)}."
+    return truncate(text, LINE_LIMIT)
 
 
 def _headline(view: CaseView) -> str:

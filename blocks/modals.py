@@ -24,6 +24,7 @@ from slack_sdk.models.views import View
 
 from blocks.ids import ModalAction, ModalBlock, ModalCallback
 from blocks.text import day, truncate, who
+from bot.domain.vocabulary import ContactMethod, ContactOutcome, Handoff
 
 __all__ = [
     "CONTACT_HOW",
@@ -53,12 +54,22 @@ CAUSE_LIMIT = 100  # the root_cause column's length
 OPTION_TEXT = 75
 MAX_OPTIONS = 100
 
-CONTACT_HOW = {"phone": "Phone", "email": "Email", "video": "Video call", "meeting": "Meeting"}
-CONTACT_OUTCOME = {"reached": "Reached", "voicemail": "Voicemail", "no_answer": "No answer"}
+CONTACT_HOW = {
+    ContactMethod.PHONE: "Phone",
+    ContactMethod.EMAIL: "Email",
+    ContactMethod.VIDEO: "Video call",
+    ContactMethod.MEETING: "Meeting",
+}
+CONTACT_OUTCOME = {
+    ContactOutcome.REACHED: "Reached",
+    ContactOutcome.VOICEMAIL: "Voicemail",
+    ContactOutcome.NO_ANSWER: "No answer",
+}
+NO_HANDOFF = "none"
 ESCALATIONS = {
-    "none": "None",
-    "product": "Post an internal ticket to the product channel",
-    "support": "Ask the support lead to review",
+    NO_HANDOFF: "None",
+    Handoff.PRODUCT: "Post an internal ticket to the product channel",
+    Handoff.SUPPORT: "Ask the support lead to review",
 }
 SATISFIED = {"yes": "Yes", "no": "No"}
 

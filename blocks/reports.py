@@ -18,6 +18,8 @@ from slack_sdk.models.blocks import (
 
 from blocks.card import SEGMENT_ICON
 from blocks.text import is_url, link, mention, money, safe, slack_date, truncate
+from bot.domain import targets
+from bot.domain.vocabulary import CaseStatus
 
 MESSAGE_BLOCKS = 50
 SECTION_LIMIT = 3000
@@ -29,12 +31,12 @@ CAUSE_LIMIT = 150
 DIGEST_ROWS = 40
 CAUSE_ROWS = 40
 
-CONTACT_TARGET = 0.85
-CONTACT_72H_TARGET = 0.95
-RESOLUTION_TARGET = 0.60
-RECOVERY_TARGET = (0.25, 0.40)
-CHURN_REDUCTION_TARGET = (0.20, 0.50)
-ROI_TARGET = 5.0
+CONTACT_TARGET = targets.CONTACT
+CONTACT_72H_TARGET = targets.CONTACT_72H
+RESOLUTION_TARGET = targets.RESOLUTION
+RECOVERY_TARGET = targets.RECOVERY
+CHURN_REDUCTION_TARGET = targets.CHURN_REDUCTION
+ROI_TARGET = targets.ROI
 
 ON_TARGET = ":white_check_mark:"
 OFF_TARGET = ":warning:"
@@ -42,12 +44,12 @@ NO_DATA = ":heavy_minus_sign:"
 EMPTY_DIGEST = "No open cases: every customer has been followed up."
 EMPTY_CAUSES = "No root causes were logged in this period."
 STATUS_WORDS = {
-    "open": "unclaimed",
-    "claimed": "claimed",
-    "contacted": "contacted",
-    "resolved": "resolved",
+    CaseStatus.OPEN: "unclaimed",
+    CaseStatus.CLAIMED: "claimed",
+    CaseStatus.CONTACTED: "contacted",
+    CaseStatus.RESOLVED: "resolved",
 }
-DEADLINE_MET = {"contacted", "resolved"}
+DEADLINE_MET = {CaseStatus.CONTACTED, CaseStatus.RESOLVED}
 
 COMMANDS = (
     (

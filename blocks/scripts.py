@@ -13,6 +13,7 @@ from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
+from bot.domain.vocabulary import Segment
 from storage.outbox import CaseView
 
 BUILT_IN = Path(__file__).parent / "templates"
@@ -43,7 +44,7 @@ class Script:
 def template_name(view: CaseView) -> str:
     """Which template fits the case: by segment, and for Detractors whether they commented."""
     segment = view.case.segment
-    if segment == "detractor" and not (view.response.comment or "").strip():
+    if segment == Segment.DETRACTOR and not (view.response.comment or "").strip():
         return TEMPLATES["detractor_no_comment"]
     return TEMPLATES.get(segment, TEMPLATES["passive"])
 

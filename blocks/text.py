@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 
+from bot.domain.patterns import is_user_id
+
 _BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 _PARTIAL_ENTITY = re.compile(r"&[a-z]{0,3}$")
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _URL = re.compile(r"^https?://[^\s<>|]+$")
 
 
@@ -69,11 +70,6 @@ def money(amount: float | None) -> str:
     if amount >= 1_000:
         return f"${amount / 1_000:.0f}k"
     return f"${amount:.0f}"
-
-
-def is_user_id(ref: str | None) -> bool:
-    """Whether `ref` is a Slack user id (U... or W...) rather than a name or an email."""
-    return bool(ref and _USER_ID.match(ref))
 
 
 def who(ref: str | None) -> str:

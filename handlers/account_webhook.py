@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.intake import BadPayload, NotJson, parse_account_event
+from bot.services.intake import BadPayload, NotJson, parse_account_event
 from handlers.signed import error, read_signed
 from storage.reports import record_account_event
 

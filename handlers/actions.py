@@ -9,8 +9,8 @@ from slack_sdk import WebClient
 
 from blocks import modals
 from blocks.ids import CardAction, ManagerAction
-from bot.permissions import Act
-from bot.workflow import Workflow
+from bot.domain.permissions import Act
+from bot.services.workflow import Workflow
 
 log = logging.getLogger(__name__)
 

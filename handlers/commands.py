@@ -9,8 +9,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from blocks.reports import HELP_TEXT, help_blocks
-from bot.periods import PeriodError
-from bot.reports import Report, Reports
+from bot.domain.periods import PeriodError
+from bot.services.reports import Report, Reports
 
 log = logging.getLogger(__name__)
 

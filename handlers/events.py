@@ -6,7 +6,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from blocks.home import home_view
-from bot.workflow import Workflow
+from bot.services.workflow import Workflow
 
 
 def app_home_opened(event: dict, client: WebClient, workflow: Workflow) -> None:

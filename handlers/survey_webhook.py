@@ -10,7 +10,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.intake import BadPayload, IntakeWriter, NotJson, Overloaded, parse_survey, to_response_data
+from bot.services.intake import (
+    BadPayload,
+    IntakeWriter,
+    NotJson,
+    Overloaded,
+    parse_survey,
+    to_response_data,
+)
 from handlers.signed import error, read_signed
 
 log = logging.getLogger(__name__)

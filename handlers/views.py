@@ -9,7 +9,7 @@ from slack_bolt import Ack, App
 
 from blocks import modals
 from blocks.ids import ModalCallback
-from bot.workflow import Outcome, Workflow
+from bot.services.workflow import Outcome, Workflow
 
 
 def _submit(

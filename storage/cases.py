@@ -10,17 +10,26 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from storage.db import begin_immediate
-from storage.models import (
-    Account,
-    Activity,
-    CaseStatus,
-    Customer,
-    EscalationStep,
-    FollowUpCase,
-    OutboxMessage,
-    OutboxStatus,
+from bot.domain.details import (
+    ContactDetail,
+    NudgedDetail,
+    ReassignedDetail,
+    ResolvedDetail,
+    RootCauseDetail,
 )
+from bot.domain.vocabulary import (
+    INTERACTIVE_PRIORITY,
+    Action,
+    CaseStatus,
+    ContactMethod,
+    ContactOutcome,
+    DeliveryKind,
+    Handoff,
+    OutboxStatus,
+    StepKind,
+)
+from storage.db import begin_immediate
+from storage.models import Account, Activity, Customer, EscalationStep, FollowUpCase, OutboxMessage
 
 CASE = FollowUpCase.__table__
 ACCOUNT = Account.__table__
@@ -29,13 +38,7 @@ ACTIVITY = Activity.__table__
 OUTBOX = OutboxMessage.__table__
 STEP = EscalationStep.__table__
 
-CONTACT_METHODS = frozenset({"phone", "email", "video", "meeting"})
-CONTACT_OUTCOMES = frozenset({"reached", "voicemail", "no_answer"})
-ESCALATIONS = frozenset({"product", "support"})
 ROOT_CAUSE_MAX = 100
-
-# Feedback on a click goes out before any new card.
-INTERACTIVE_PRIORITY = -1
 
 # The columns every decision below reads; the update only lands if none of them moved meanwhile.
 _DECIDED_ON = ("status", "claimed_by", "owner_user_id", "root_cause", "contact_count")
@@ -161,7 +164,7 @@ def _apply(
                 _outbox_row(
                     key=f"update:{case_id}:{activity_id}",
                     case=fresh,
-                    kind="card_update",
+                    kind=DeliveryKind.CARD_UPDATE,
                     payload={},
                     arr=arr,
                     channel=fresh.card_channel,
@@ -170,7 +173,7 @@ def _apply(
                 _outbox_row(
                     key=f"thread:{activity_id}",
                     case=fresh,
-                    kind="thread",
+                    kind=DeliveryKind.THREAD,
                     payload={"activity_id": activity_id},
                     arr=arr,
                     channel=fresh.card_channel,
@@ -211,7 +214,7 @@ def _stop_ladder(conn: sa.Connection, case_id: int, *, now: datetime) -> None:
         sa.update(STEP)
         .where(
             STEP.c.case_id == case_id,
-            STEP.c.kind == "ladder",
+            STEP.c.kind == StepKind.LADDER,
             STEP.c.fired_at.is_(None),
             STEP.c.cancelled_at.is_(None),
         )
@@ -229,7 +232,7 @@ def claim(engine: sa.Engine, case_id: int, *, actor: str, now: datetime) -> Chan
             return "already_claimed"
         return _Plan({"status": CLAIMED, "claimed_by": actor, "claimed_at": now}, {})
 
-    return _apply(engine, case_id, actor=actor, action="claimed", now=now, decide=decide)
+    return _apply(engine, case_id, actor=actor, action=Action.CLAIMED, now=now, decide=decide)
 
 
 def log_contact(
@@ -244,11 +247,11 @@ def log_contact(
     now: datetime,
 ) -> Change:
     """Record a contact attempt; reaching the customer makes the case "contacted"."""
-    if how not in CONTACT_METHODS:
+    if how not in set(ContactMethod):
         raise ValueError(f"unknown contact method: {how!r}")
-    if outcome not in CONTACT_OUTCOMES:
+    if outcome not in set(ContactOutcome):
         raise ValueError(f"unknown contact outcome: {outcome!r}")
-    detail = {
+    detail: ContactDetail = {
         "how": how,
         "outcome": outcome,
         "notes": notes,
@@ -263,7 +266,7 @@ def log_contact(
             values["next_follow_up_on"] = next_follow_up
         if case.claimed_by is None:
             values.update(claimed_by=actor, claimed_at=now)
-        if outcome == "reached":
+        if outcome == ContactOutcome.REACHED:
             values["status"] = CONTACTED
             if case.first_contact_at is None:
                 values["first_contact_at"] = now
@@ -271,7 +274,9 @@ def log_contact(
             values["status"] = CLAIMED
         return _Plan(values, detail)
 
-    return _apply(engine, case_id, actor=actor, action="contact_logged", now=now, decide=decide)
+    return _apply(
+        engine, case_id, actor=actor, action=Action.CONTACT_LOGGED, now=now, decide=decide
+    )
 
 
 def log_root_cause(
@@ -290,9 +295,9 @@ def log_root_cause(
     cause = cause.strip()
     if not cause or len(cause) > ROOT_CAUSE_MAX:
         raise ValueError(f"a root cause takes 1 to {ROOT_CAUSE_MAX} characters")
-    if escalation is not None and escalation not in ESCALATIONS:
+    if escalation is not None and escalation not in set(Handoff):
         raise ValueError(f"unknown escalation: {escalation!r}")
-    detail = {
+    detail: RootCauseDetail = {
         "cause": cause,
         "notes": notes,
         "action_items": action_items,
@@ -300,10 +305,10 @@ def log_root_cause(
         "escalation": escalation,
     }
     extras: tuple[_Extra, ...] = ()
-    if escalation == "product":
-        extras = (_Extra("ticket", "ticket"),)
-    elif escalation == "support":
-        extras = (_Extra("support_review", "review"),)
+    if escalation == Handoff.PRODUCT:
+        extras = (_Extra(DeliveryKind.TICKET, "ticket"),)
+    elif escalation == Handoff.SUPPORT:
+        extras = (_Extra(DeliveryKind.SUPPORT_REVIEW, "review"),)
 
     def decide(case: FollowUpCase) -> _Plan | str:
         if case.status == RESOLVED:
@@ -317,7 +322,9 @@ def log_root_cause(
             values["next_follow_up_on"] = next_follow_up
         return _Plan(values, detail, extras)
 
-    return _apply(engine, case_id, actor=actor, action="root_cause_logged", now=now, decide=decide)
+    return _apply(
+        engine, case_id, actor=actor, action=Action.ROOT_CAUSE_LOGGED, now=now, decide=decide
+    )
 
 
 def resolve(
@@ -335,7 +342,7 @@ def resolve(
     root_cause = (root_cause or "").strip() or None
     if root_cause is not None and len(root_cause) > ROOT_CAUSE_MAX:
         raise ValueError(f"a root cause takes 1 to {ROOT_CAUSE_MAX} characters")
-    detail = {
+    detail: ResolvedDetail = {
         "summary": summary,
         "satisfied": satisfied,
         "root_cause": root_cause,
@@ -358,7 +365,7 @@ def resolve(
             values["root_cause"] = root_cause
         return _Plan(values, detail)
 
-    return _apply(engine, case_id, actor=actor, action="resolved", now=now, decide=decide)
+    return _apply(engine, case_id, actor=actor, action=Action.RESOLVED, now=now, decide=decide)
 
 
 def mark_done(engine: sa.Engine, case_id: int, *, actor: str, now: datetime) -> Change:
@@ -369,7 +376,7 @@ def mark_done(engine: sa.Engine, case_id: int, *, actor: str, now: datetime) -> 
             return "resolved"
         return _Plan({"status": RESOLVED, "resolved_at": now}, {})
 
-    return _apply(engine, case_id, actor=actor, action="done", now=now, decide=decide)
+    return _apply(engine, case_id, actor=actor, action=Action.DONE, now=now, decide=decide)
 
 
 def reassign(
@@ -385,10 +392,10 @@ def reassign(
         values: dict[str, Any] = {"owner_user_id": new_owner, "owner_ref": new_owner}
         if case.status == CLAIMED:
             values.update(status=OPEN, claimed_by=None, claimed_at=None)
-        detail = {"from": case.owner_user_id or case.owner_ref, "to": new_owner}
-        return _Plan(values, detail, (_Extra("dm", "dm", new_owner, "reassigned"),))
+        detail: ReassignedDetail = {"from": case.owner_user_id or case.owner_ref, "to": new_owner}
+        return _Plan(values, detail, (_Extra(DeliveryKind.DM, "dm", new_owner, "reassigned"),))
 
-    return _apply(engine, case_id, actor=actor, action="reassigned", now=now, decide=decide)
+    return _apply(engine, case_id, actor=actor, action=Action.REASSIGNED, now=now, decide=decide)
 
 
 def nudge(engine: sa.Engine, case_id: int, *, actor: str, now: datetime) -> Change:
@@ -398,9 +405,10 @@ def nudge(engine: sa.Engine, case_id: int, *, actor: str, now: datetime) -> Chan
         if case.status == RESOLVED:
             return "resolved"
         owner = case.owner_user_id
-        return _Plan({}, {"to": owner}, (_Extra("nudge", "nudge", owner),))
+        nudged: NudgedDetail = {"to": owner}
+        return _Plan({}, dict(nudged), (_Extra(DeliveryKind.NUDGE, "nudge", owner),))
 
-    return _apply(engine, case_id, actor=actor, action="nudged", now=now, decide=decide)
+    return _apply(engine, case_id, actor=actor, action=Action.NUDGED, now=now, decide=decide)
 
 
 def get_case(engine: sa.Engine, case_id: int) -> FollowUpCase | None:

@@ -10,10 +10,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.domain.details import ReceivedDetail
+from bot.domain.vocabulary import (
+    SYSTEM_ACTOR,
+    Action,
+    CaseStatus,
+    DeliveryKind,
+    OutboxStatus,
+    StepKind,
+)
 from storage.models import (
     Account,
     Activity,
-    CaseStatus,
     Customer,
     EscalationStep,
     FollowUpCase,
@@ -359,15 +367,15 @@ def insert_responses(
     steps, outbox, activity = [], [], []
     for rid, case_id in case_ids.items():
         r, d = unique[rid]
-        channels = (d.card_channel, *(s.channel for s in d.steps if s.kind == "alert"))
+        channels = (d.card_channel, *(s.channel for s in d.steps if s.kind == StepKind.ALERT))
         results[rid] = Stored(rid, case_id, d.segment, created=True, channels=channels)
-        detail = {"response_id": rid, "segment": d.segment, "reasons": d.reasons}
-        activity.append((case_id, now, "system", "received", detail))
+        detail: ReceivedDetail = {"response_id": rid, "segment": d.segment, "reasons": d.reasons}
+        activity.append((case_id, now, SYSTEM_ACTOR, Action.RECEIVED, detail))
         outbox.append(
             outbox_row(
                 f"card:{case_id}",
                 case_id,
-                "card",
+                DeliveryKind.CARD,
                 {},
                 arr=d.arr,
                 now=now,
@@ -376,7 +384,7 @@ def insert_responses(
             )
         )
         for step in d.steps:
-            immediate = step.kind == "alert"
+            immediate = step.kind == StepKind.ALERT
             steps.append(
                 (
                     case_id,
@@ -396,7 +404,7 @@ def insert_responses(
                     outbox_row(
                         key,
                         case_id,
-                        "alert",
+                        DeliveryKind.ALERT,
                         payload,
                         arr=d.arr,
                         now=now,
@@ -430,7 +438,7 @@ def link_recoveries(
             CASE.c.recovery_score.is_(None),
             sa.or_(
                 CASE.c.response_id.in_(named),
-                sa.and_(CASE.c.customer_id.in_(customers), CASE.c.status == "resolved"),
+                sa.and_(CASE.c.customer_id.in_(customers), CASE.c.status == CaseStatus.RESOLVED),
             ),
         )
         .order_by(CASE.c.resolved_at.desc())
@@ -483,7 +491,19 @@ def outbox_row(
     priority: int = 0,
 ) -> tuple[Any, ...]:
     """A pending outbox row, in `OUTBOX_COLUMNS` order."""
-    return (key, case_id, kind, payload, priority, arr or 0.0, "pending", 0, now, now, channel)
+    return (
+        key,
+        case_id,
+        kind,
+        payload,
+        priority,
+        arr or 0.0,
+        OutboxStatus.PENDING,
+        0,
+        now,
+        now,
+        channel,
+    )
 
 
 def arr_at_rank(conn: sa.Connection, rank: int) -> float | None:

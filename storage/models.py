@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Field, SQLModel
+
+from bot.domain.vocabulary import CaseStatus, OutboxStatus
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -62,20 +63,6 @@ def _time(*, nullable: bool = False, index: bool = False) -> Any:
 
 def _json(default: Any) -> Any:
     return Field(default_factory=default, sa_column=sa.Column(JSONType, nullable=False))
-
-
-class CaseStatus(StrEnum):
-    OPEN = "open"
-    CLAIMED = "claimed"
-    CONTACTED = "contacted"
-    RESOLVED = "resolved"
-
-
-class OutboxStatus(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    SENT = "sent"
-    FAILED = "failed"
 
 
 class Account(SQLModel, table=True):

@@ -9,15 +9,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.domain.vocabulary import DeliveryKind, OutboxStatus
 from storage.db import begin_immediate
-from storage.models import (
-    Account,
-    Customer,
-    FollowUpCase,
-    OutboxMessage,
-    OutboxStatus,
-    SurveyResponse,
-)
+from storage.models import Account, Customer, FollowUpCase, OutboxMessage, SurveyResponse
 
 OUTBOX = OutboxMessage.__table__
 CASE = FollowUpCase.__table__
@@ -101,7 +95,7 @@ def mark_sent(
                 .where(OUTBOX.c.id == delivery.id)
                 .values(status=OutboxStatus.SENT, channel=channel, ts=ts, sent_at=now)
             )
-            if delivery.kind == "card" and delivery.case_id is not None:
+            if delivery.kind == DeliveryKind.CARD and delivery.case_id is not None:
                 conn.execute(
                     sa.update(CASE)
                     .where(CASE.c.id == delivery.case_id)
@@ -124,7 +118,9 @@ def skip(engine: sa.Engine, delivery_id: int, *, reason: str) -> None:
 
 def card_status(engine: sa.Engine, case_id: int) -> str | None:
     """The state of a case's card delivery: pending, sending, sent, failed, or None."""
-    query = sa.select(OUTBOX.c.status).where(OUTBOX.c.case_id == case_id, OUTBOX.c.kind == "card")
+    query = sa.select(OUTBOX.c.status).where(
+        OUTBOX.c.case_id == case_id, OUTBOX.c.kind == DeliveryKind.CARD
+    )
     with engine.connect() as conn:
         return conn.execute(query).scalar()
 

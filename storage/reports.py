@@ -20,16 +20,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
 
+from bot.domain.vocabulary import CaseStatus, Segment
 from storage.db import begin_immediate
 from storage.intake import Bulk
-from storage.models import (
-    Account,
-    AccountEvent,
-    CaseStatus,
-    Customer,
-    FollowUpCase,
-    SurveyResponse,
-)
+from storage.models import Account, AccountEvent, Customer, FollowUpCase, SurveyResponse
 
 CASE = FollowUpCase.__table__
 ACCOUNT = Account.__table__
@@ -37,7 +31,7 @@ CUSTOMER = Customer.__table__
 RESPONSE = SurveyResponse.__table__
 EVENT = AccountEvent.__table__
 
-DETRACTOR = "detractor"
+DETRACTOR = Segment.DETRACTOR.value
 RESOLVED = CaseStatus.RESOLVED.value
 CHURNED = "churned"
 RENEWED = "renewed"

@@ -17,6 +17,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from bot.domain.details import EscalatedDetail, OverdueDetail
+from bot.domain.vocabulary import (
+    INTERACTIVE_PRIORITY,
+    SYSTEM_ACTOR,
+    Action,
+    CaseStatus,
+    DeliveryKind,
+    StepKind,
+)
 from storage.db import begin_immediate
 from storage.intake import ACTIVITY_COLUMNS, OUTBOX_COLUMNS, Bulk, outbox_row
 from storage.models import (
@@ -66,9 +75,15 @@ def _card_feedback(
     """The card update and the thread line every visible change owes."""
     common = {"arr": arr, "now": now, "channel": channel, "priority": -1}
     return [
-        outbox_row(f"update:{case_id}:{activity_id}", case_id, "card_update", {}, **common),
         outbox_row(
-            f"thread:{activity_id}", case_id, "thread", {"activity_id": activity_id}, **common
+            f"update:{case_id}:{activity_id}", case_id, DeliveryKind.CARD_UPDATE, {}, **common
+        ),
+        outbox_row(
+            f"thread:{activity_id}",
+            case_id,
+            DeliveryKind.THREAD,
+            {"activity_id": activity_id},
+            **common,
         ),
     ]
 
@@ -147,7 +162,7 @@ def fire_due_steps(
         .join(CASE, CASE.c.id == STEP.c.case_id)
         .join(ACCOUNT, ACCOUNT.c.id == CASE.c.account_id)
         .where(
-            STEP.c.kind == "ladder",
+            STEP.c.kind == StepKind.LADDER,
             STEP.c.fired_at.is_(None),
             STEP.c.cancelled_at.is_(None),
             STEP.c.due_at <= now,
@@ -165,7 +180,7 @@ def fire_due_steps(
     targets = {
         r.id: target(r.notify, r.owner_ref, r.owner_user_id)
         for r in preview
-        if not (r.status == "resolved" or r.claimed_by or r.first_contact_at)
+        if not (r.status == CaseStatus.RESOLVED or r.claimed_by or r.first_contact_at)
     }
     with engine.connect() as conn:
         begin_immediate(conn)
@@ -173,7 +188,9 @@ def fire_due_steps(
             mine = due.where(_among(conn, STEP.c.id, [r.id for r in preview]))
             rows = conn.execute(_lock_clause(conn, mine)).all()
             acted = [
-                r.id for r in rows if r.status == "resolved" or r.claimed_by or r.first_contact_at
+                r.id
+                for r in rows
+                if r.status == CaseStatus.RESOLVED or r.claimed_by or r.first_contact_at
             ]
             if acted:
                 conn.execute(
@@ -203,7 +220,7 @@ def fire_due_steps(
                 reassign = bool(r.reassign and who and who != r.owner_user_id)
                 late = max(now - r.due_at, timedelta(0))
                 details[r.id] = (who, reassign, late)
-                detail = {
+                detail: EscalatedDetail = {
                     "step_id": r.id,
                     "notify": r.notify,
                     "role": r.notify.replace("_", " "),
@@ -212,7 +229,7 @@ def fire_due_steps(
                     "from": r.owner_user_id or r.owner_ref,
                     "late_seconds": int(late.total_seconds()) if late > late_after else 0,
                 }
-                activities.append((r.case_id, now, "system", "escalated", detail))
+                activities.append((r.case_id, now, SYSTEM_ACTOR, Action.ESCALATED, detail))
             reassigned = {r.case_id: details[r.id][0] for r in chosen if details[r.id][1]}
             for case_id, who in reassigned.items():
                 conn.execute(
@@ -230,12 +247,12 @@ def fire_due_steps(
                     outbox_row(
                         f"escalation:{r.id}",
                         r.case_id,
-                        "escalation",
+                        DeliveryKind.ESCALATION,
                         payload,
                         arr=r.arr,
                         now=now,
                         channel=who,
-                        priority=-1,
+                        priority=INTERACTIVE_PRIORITY,
                     )
                 )
                 # The thread always says who was told; the card changes only with its owner.
@@ -244,6 +261,10 @@ def fire_due_steps(
                 fired.append(Fired(r.id, r.case_id, r.notify, who, reassign, late))
             _insert_outbox(conn, outbox)
     return fired
+
+
+def _overdue(due: datetime) -> OverdueDetail:
+    return {"due": due.isoformat()}
 
 
 def note_breaches(engine: sa.Engine, *, now: datetime, limit: int = 1000) -> list[int]:
@@ -255,7 +276,7 @@ def note_breaches(engine: sa.Engine, *, now: datetime, limit: int = 1000) -> lis
             CASE.c.overdue_at.is_(None),
             CASE.c.first_contact_at.is_(None),
             CASE.c.contact_due_at <= now,
-            CASE.c.status != "resolved",
+            CASE.c.status != CaseStatus.RESOLVED,
         )
         .order_by(CASE.c.contact_due_at)
         .limit(limit)
@@ -279,7 +300,7 @@ def note_breaches(engine: sa.Engine, *, now: datetime, limit: int = 1000) -> lis
             )
             chosen = [r for r in rows if r.id in won]
             activities = [
-                (r.id, now, "system", "overdue", {"due": r.contact_due_at.isoformat()})
+                (r.id, now, SYSTEM_ACTOR, Action.OVERDUE, _overdue(r.contact_due_at))
                 for r in chosen
             ]
             ids = _activities(conn, activities, lambda case_id, detail: case_id)
@@ -304,7 +325,7 @@ def send_reminders(
                 CASE.c.follow_up_reminded_on.is_(None),
                 CASE.c.follow_up_reminded_on < CASE.c.next_follow_up_on,
             ),
-            CASE.c.status != "resolved",
+            CASE.c.status != CaseStatus.RESOLVED,
         )
         .limit(limit)
     )
@@ -333,7 +354,13 @@ def send_reminders(
                 key = f"reminder:{r.id}:{day}"
                 outbox.append(
                     outbox_row(
-                        key, r.id, "reminder", payload, arr=r.arr, now=now, channel=r.owner_user_id
+                        key,
+                        r.id,
+                        DeliveryKind.REMINDER,
+                        payload,
+                        arr=r.arr,
+                        now=now,
+                        channel=r.owner_user_id,
                     )
                 )
                 sent.append(r.id)
@@ -349,7 +376,7 @@ def request_resurveys(
         sa.select(CASE.c.id, CASE.c.owner_user_id, ACCOUNT.c.arr)
         .join(ACCOUNT, ACCOUNT.c.id == CASE.c.account_id)
         .where(
-            CASE.c.status == "resolved",
+            CASE.c.status == CaseStatus.RESOLVED,
             CASE.c.resurvey_on <= today,
             CASE.c.resurvey_requested_at.is_(None),
         )
@@ -380,14 +407,24 @@ def request_resurveys(
                 common = {"arr": r.arr, "now": now}
                 outbox.append(
                     outbox_row(
-                        f"resurvey:{r.id}", r.id, "resurvey", {}, channel=r.owner_user_id, **common
+                        f"resurvey:{r.id}",
+                        r.id,
+                        DeliveryKind.RESURVEY,
+                        {},
+                        channel=r.owner_user_id,
+                        **common,
                     )
                 )
                 if webhook:
                     key = f"resurvey_webhook:{r.id}"
                     outbox.append(
                         outbox_row(
-                            key, r.id, "resurvey_webhook", {}, channel=WEBHOOK_CHANNEL, **common
+                            key,
+                            r.id,
+                            DeliveryKind.RESURVEY_WEBHOOK,
+                            {},
+                            channel=WEBHOOK_CHANNEL,
+                            **common,
                         )
                     )
                 asked.append(r.id)

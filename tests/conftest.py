@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 from standardwebhooks.webhooks import Webhook
 
-from bot.rules import Rules, rules_from_mapping
-from bot.server import Services, build_services, create_app
-from bot.settings import Settings, load_settings
+from bot.app.server import Services, build_services, create_app
+from bot.config.rules import Rules, rules_from_mapping
+from bot.config.settings import Settings, load_settings
 from storage.db import create_db_engine, migrate
 from tests.fake_slack import FakeSlack
 

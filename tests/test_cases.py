@@ -13,8 +13,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import Session, SQLModel, select
 
-from bot.intake import IntakeWriter, Router, parse_survey, to_response_data
-from bot.rules import rules_from_mapping
+from bot.config.rules import rules_from_mapping
+from bot.services.intake import IntakeWriter, Router, parse_survey, to_response_data
 from storage import cases
 from storage.db import alembic_config, create_db_engine, migrate
 from storage.models import Activity, EscalationStep, FollowUpCase, OutboxMessage

@@ -18,8 +18,8 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from bot import charts
-from bot.charts import CONTACT_COLOR, HEIGHT_PX, NPS_COLOR, WIDTH_PX, weekly_chart_png
+from bot.delivery import charts
+from bot.delivery.charts import CONTACT_COLOR, HEIGHT_PX, NPS_COLOR, WIDTH_PX, weekly_chart_png
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MONDAY = datetime(2024, 1, 1, tzinfo=UTC)
@@ -131,7 +131,8 @@ def test_fifty_charts_do_not_grow_memory() -> None:
 
 def test_rendering_leaves_pyplot_and_its_global_figures_alone() -> None:
     code = (
-        "import sys; from datetime import datetime, UTC; from bot.charts import weekly_chart_png;"
+        "import sys; from datetime import datetime, UTC;"
+        "from bot.delivery.charts import weekly_chart_png;"
         "from tests.test_charts import Week;"
         "weekly_chart_png([Week(datetime(2024, 1, 1, tzinfo=UTC), 0.5, 0.5, 0.0)], title='t');"
         "print('matplotlib.pyplot' in sys.modules)"

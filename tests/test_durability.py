@@ -123,7 +123,7 @@ class Bot:
         log = self.workdir / f"server-{len(self.servers) + 1}.log"
         with log.open("wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "serve"],
+                [sys.executable, "-m", "bot.app.cli", "serve"],
                 cwd=self.workdir,
                 env=self.env(port),
                 stdout=out,
@@ -363,7 +363,7 @@ def test_start_up_errors_are_one_clear_line(tmp_path, change, names):
 def run_serve(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
-            [sys.executable, "-m", "bot.cli", "serve"],
+            [sys.executable, "-m", "bot.app.cli", "serve"],
             cwd=cwd,
             env=env,
             capture_output=True,

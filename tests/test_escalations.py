@@ -138,7 +138,7 @@ def _serve(db_url: str, rules: Path, slack_url: str, port: int) -> subprocess.Po
         "PYTHONPATH": str(ROOT),
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve"],
+        [sys.executable, "-m", "bot.app.cli", "serve"],
         cwd=rules.parent,
         env=env,
         stdout=subprocess.DEVNULL,

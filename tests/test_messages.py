@@ -31,7 +31,7 @@ def block(data: list[dict[str, Any]], block_id: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("action", "detail", "expected"),
     [
-        ("received", {"owner": "U0OWNER"}, "response received; the owner is <@U0OWNER>."),
+        ("received", {"response_id": "r-1", "segment": "detractor"}, "Survey response received."),
         ("claimed", {}, "<@U0AM> claimed this case."),
         (
             "contact_logged",
@@ -65,12 +65,6 @@ def block(data: list[dict[str, Any]], block_id: str) -> dict[str, Any]:
             "escalated",
             {"to": "U0LEAD", "role": "CX lead", "reassigned": True},
             "Escalated to the CX lead <@U0LEAD>; the case is now theirs.",
-        ),
-        ("escalated", {"kind": "product"}, "<@U0AM> brought in the product team."),
-        (
-            "escalated",
-            {"kind": "support", "to": "U0SUP"},
-            "brought in the support lead (<@U0SUP>).",
         ),
         ("overdue", {"due": "2024-05-06T10:00:00+00:00"}, "first contact is overdue (due <!date^"),
     ],

@@ -19,10 +19,10 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from sqlmodel import Session, select
 
-from bot.intake import IntakeWriter, Router, parse_survey, to_response_data
-from bot.outbox import METADATA_TYPE, OutboxWorker
-from bot.rules import Rules, rules_from_mapping
-from bot.slack import make_client
+from bot.config.rules import Rules, rules_from_mapping
+from bot.delivery.outbox import METADATA_TYPE, OutboxWorker
+from bot.delivery.slack import make_client
+from bot.services.intake import IntakeWriter, Router, parse_survey, to_response_data
 from storage import intake as intake_store
 from storage import outbox as store
 from storage.models import FollowUpCase, OutboxMessage, SlackUser

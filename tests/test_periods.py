@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.periods import Period, PeriodError, last_month, parse_period
+from bot.domain.periods import Period, PeriodError, last_month, parse_period
 
 CPH = ZoneInfo("Europe/Copenhagen")  # DST 2026: from 29 March, until 25 October
 NYC = ZoneInfo("America/New_York")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.permissions import Act, CaseRoles, may, refusal
+from bot.domain.permissions import Act, CaseRoles, may, refusal
 
 ROLES = CaseRoles(
     owner="U0OWNER",

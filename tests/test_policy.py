@@ -10,14 +10,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.policy import (
+from bot.config.rules import DEFAULT_RULES, Routing, Rules, rules_from_mapping
+from bot.domain.calendar import Calendar
+from bot.domain.durations import Duration, parse_duration
+from bot.domain.policy import (
     Alert,
-    Calendar,
     CasePlan,
     Matchers,
     PlannedStep,
-    Reason,
-    Segment,
     WordMatcher,
     classify,
     is_top_revenue,
@@ -26,7 +26,7 @@ from bot.policy import (
     steps_from_policy,
     top_revenue_threshold,
 )
-from bot.rules import DEFAULT_RULES, Duration, Routing, Rules, parse_duration, rules_from_mapping
+from bot.domain.vocabulary import Reason, Segment
 
 CPH = ZoneInfo("Europe/Copenhagen")
 NYC = ZoneInfo("America/New_York")

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from bot.cli import main
-from bot.reports import Reports
-from bot.rules import rules_from_mapping
-from bot.slack import UserDirectory, Workspace, make_client
+from bot.app.cli import main
+from bot.config.rules import rules_from_mapping
+from bot.delivery.slack import UserDirectory, Workspace, make_client
+from bot.services.reports import Reports
 from storage import cases
 from storage.db import create_db_engine
 from storage.directory import DirectoryCache

@@ -15,8 +15,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from bot.intake import IntakeWriter, Router, parse_survey, to_response_data
-from bot.rules import rules_from_mapping
+from bot.config.rules import rules_from_mapping
+from bot.services.intake import IntakeWriter, Router, parse_survey, to_response_data
 from storage import cases, reports
 from storage.db import alembic_config, migrate
 from storage.models import Account, FollowUpCase

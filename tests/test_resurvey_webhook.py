@@ -10,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from bot.outbox import OutboxWorker
-from bot.rules import rules_from_mapping
-from bot.slack import make_client
-from bot.timers import Timers
+from bot.config.rules import rules_from_mapping
+from bot.delivery.outbox import OutboxWorker
+from bot.delivery.slack import make_client
+from bot.services.timers import Timers
 from storage import cases
 from storage.outbox import counts
 from tests.conftest import WEBHOOK_SECRET

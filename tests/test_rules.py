@@ -10,10 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.rules import (
+from bot.config.rules import (
     DEFAULT_RULES,
     Digest,
-    Duration,
     EscalationStep,
     Kpi,
     Owner,
@@ -25,10 +24,10 @@ from bot.rules import (
     Scheduler,
     Sla,
     load_rules,
-    parse_duration,
     rules_from_mapping,
     rules_to_toml,
 )
+from bot.domain.durations import Duration, parse_duration
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "nps-bot.example.toml"
 

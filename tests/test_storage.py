@@ -10,8 +10,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import Session, SQLModel, select
 
-from bot.intake import IntakeWriter, Router, parse_survey, to_response_data
-from bot.rules import rules_from_mapping
+from bot.config.rules import rules_from_mapping
+from bot.services.intake import IntakeWriter, Router, parse_survey, to_response_data
 from storage.db import create_db_engine, pending_migrations
 from storage.models import Account, EscalationStep, FollowUpCase, OutboxMessage, SurveyResponse
 from tests.conftest import TEST_RULES, survey_body

@@ -10,10 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from bot.intake import IntakeWriter, Router, parse_survey, to_response_data
-from bot.rules import rules_from_mapping
-from bot.slack import UserDirectory
-from bot.timers import Timers
+from bot.config.rules import rules_from_mapping
+from bot.delivery.slack import UserDirectory
+from bot.services.intake import IntakeWriter, Router, parse_survey, to_response_data
+from bot.services.timers import Timers
 from storage import cases
 from storage import timers as store
 from storage.db import create_db_engine
@@ -320,7 +320,7 @@ def test_daily_jobs_run_once_per_day_across_replicas(db_url):
 
 
 def test_timers_resolve_people_by_email_through_the_directory(engine, fake_slack):
-    from bot.slack import make_client
+    from bot.delivery.slack import make_client
 
     fake_slack.users["manager@example.com"] = "U0MGR"
     rules = {
@@ -346,8 +346,8 @@ def test_step_index_covers_the_sweep(engine):
 
 
 def test_an_escalation_fired_while_slack_was_down_finds_its_person_later(engine, fake_slack):
-    from bot.outbox import OutboxWorker
-    from bot.slack import make_client
+    from bot.delivery.outbox import OutboxWorker
+    from bot.delivery.slack import make_client
 
     class Down:
         def resolve(self, ref, *, now):

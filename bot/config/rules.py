@@ -17,18 +17,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays as holiday_lib
 
-DURATION_HINT = "use 90s, 15m, 24h, 7d or 5bd"
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from bot.domain.durations import DAY_NAMES, DURATION_HINT, Duration, parse_duration
+from bot.domain.patterns import SLACK_CHANNEL_ID, is_person
+
 FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 ROLES = ("manager", "cx_lead", "vp_customer_success", "support_lead")
-SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
-SLACK_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 MAX_OPTION_TEXT = 75
 MAX_OPTIONS = 100
 
-_DURATION = re.compile(r"^(\d+)(bd|s|m|h|d)$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
@@ -39,45 +35,6 @@ class RulesError(ValueError):
         super().__init__(f"{key}: {reason}")
         self.key = key
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class Duration:
-    """A positive amount of seconds, minutes, hours, days or business days."""
-
-    amount: int
-    unit: str
-
-    def __post_init__(self) -> None:
-        if self.unit not in (*_UNIT_SECONDS, "bd"):
-            raise ValueError(f"{self.unit!r} is not a duration unit (s, m, h, d or bd)")
-        if isinstance(self.amount, bool) or not isinstance(self.amount, int) or self.amount < 1:
-            raise ValueError(f"{self.amount!r}: the amount must be a positive integer")
-
-    def __str__(self) -> str:
-        return f"{self.amount}{self.unit}"
-
-    @property
-    def business(self) -> bool:
-        """Whether the duration counts business days."""
-        return self.unit == "bd"
-
-    def as_timedelta(self) -> timedelta:
-        """The fixed length of a clock duration; business days have none."""
-        if self.business:
-            raise ValueError(f"{self} counts business days and has no fixed length")
-        return timedelta(seconds=self.amount * _UNIT_SECONDS[self.unit])
-
-
-def parse_duration(text: str) -> Duration:
-    """Parses "90s", "15m", "24h", "7d" or "5bd" into a Duration."""
-    match = _DURATION.match(text.strip()) if isinstance(text, str) else None
-    if match is None:
-        raise ValueError(f"{text!r} is not a duration ({DURATION_HINT})")
-    amount = int(match.group(1))
-    if amount < 1:
-        raise ValueError(f"{text!r} is not a duration (the amount must be a positive integer)")
-    return Duration(amount, match.group(2))
 
 
 @dataclass(frozen=True)
@@ -257,7 +214,7 @@ def _duration(value: Any, key: str, *, business_ok: bool = True) -> Duration:
 
 def _person(value: Any, key: str) -> str | None:
     text = _optional_string(value, key)
-    if text is not None and not (SLACK_USER_ID.match(text) or EMAIL.match(text)):
+    if text is not None and not is_person(text):
         raise RulesError(key, f"{text!r} is not a Slack user id (U... or W...) or an email")
     return text
 
@@ -421,7 +378,7 @@ DEFAULT_STEPS = (
 
 def _notify(value: Any, key: str) -> str:
     text = _string(value, key)
-    if text in ROLES or SLACK_USER_ID.match(text) or EMAIL.match(text):
+    if text in ROLES or is_person(text):
         return text
     raise RulesError(
         key, f"{value!r} is not a role ({', '.join(ROLES)}), a Slack user id or an email"

@@ -13,11 +13,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
 from blocks import reports as views
-from bot.charts import weekly_chart_png
-from bot.periods import Period, last_month, parse_period
-from bot.policy import Calendar
-from bot.rules import Rules
-from bot.slack import UserDirectory, Workspace
+from bot.config.rules import Rules
+from bot.delivery.charts import weekly_chart_png
+from bot.delivery.slack import UserDirectory, Workspace
+from bot.domain.calendar import Calendar
+from bot.domain.periods import Period, last_month, parse_period
 from storage import reports as store
 from storage.timers import claim_daily_job
 

@@ -21,10 +21,11 @@ from standardwebhooks.webhooks import Webhook
 from blocks import messages
 from blocks.card import card_blocks, card_text
 from blocks.scripts import Scripts
-from bot.destinations import Destinations, NoDestination
-from bot.rules import Rules
-from bot.slack import UserDirectory, Workspace, retry_after
-from bot.slack_ids import is_user_id
+from bot.config.rules import Rules
+from bot.delivery.destinations import Destinations, NoDestination
+from bot.delivery.slack import UserDirectory, Workspace, retry_after
+from bot.domain.patterns import is_user_id
+from bot.domain.vocabulary import DeliveryKind, OutboxStatus
 from storage import cases
 from storage import outbox as store
 from storage.directory import DirectoryCache
@@ -319,18 +320,18 @@ class OutboxWorker:
 
     def _plan(self, ctx: _Context) -> Send | Wait | Skip:
         planner = {
-            "card": self._plan_card,
-            "card_update": self._plan_update,
-            "thread": self._plan_thread,
-            "alert": self._plan_alert,
-            "dm": self._plan_dm,
-            "ticket": self._plan_ticket,
-            "support_review": self._plan_review,
-            "escalation": self._plan_escalation,
-            "nudge": self._plan_nudge,
-            "reminder": self._plan_reminder,
-            "resurvey": self._plan_resurvey,
-            "resurvey_webhook": self._plan_resurvey_webhook,
+            DeliveryKind.CARD: self._plan_card,
+            DeliveryKind.CARD_UPDATE: self._plan_update,
+            DeliveryKind.THREAD: self._plan_thread,
+            DeliveryKind.ALERT: self._plan_alert,
+            DeliveryKind.DM: self._plan_dm,
+            DeliveryKind.TICKET: self._plan_ticket,
+            DeliveryKind.SUPPORT_REVIEW: self._plan_review,
+            DeliveryKind.ESCALATION: self._plan_escalation,
+            DeliveryKind.NUDGE: self._plan_nudge,
+            DeliveryKind.REMINDER: self._plan_reminder,
+            DeliveryKind.RESURVEY: self._plan_resurvey,
+            DeliveryKind.RESURVEY_WEBHOOK: self._plan_resurvey_webhook,
         }.get(ctx.delivery.kind)
         if planner is None:
             raise NoDestination(f"unknown delivery kind {ctx.delivery.kind}")
@@ -358,7 +359,7 @@ class OutboxWorker:
         if ctx.view.case.card_ts:
             return None
         status = store.card_status(self.engine, ctx.view.case.id)
-        if status in ("pending", "sending"):
+        if status in (OutboxStatus.PENDING, OutboxStatus.SENDING):
             return Wait(2.0, "waiting for the card")
         return Skip("the card was never posted")
 
@@ -366,10 +367,12 @@ class OutboxWorker:
         case = ctx.view.case
         if not case.card_ts:
             status = store.card_status(self.engine, case.id)
-            if status == "sending":
+            if status == OutboxStatus.SENDING:
                 return Wait(2.0, "waiting for the card")
             # A card still to be posted is rendered from the case as it is by then.
-            return Skip("the card is not in Slack yet" if status == "pending" else "no card")
+            return Skip(
+                "the card is not in Slack yet" if status == OutboxStatus.PENDING else "no card"
+            )
         args = {"channel": case.card_channel, "ts": case.card_ts, **self._card_message(ctx)}
         return Send("chat.update", args, case.card_channel or "")
 
@@ -539,7 +542,7 @@ class OutboxWorker:
     def reconcile(self, *, now: datetime) -> None:
         """Settle deliveries a stopped process left mid-send: found in Slack -> sent, else retry."""
         for delivery in store.abandoned(self.engine, now=now):
-            idempotent = delivery.kind in ("card_update", "resurvey_webhook")
+            idempotent = delivery.kind in (DeliveryKind.CARD_UPDATE, DeliveryKind.RESURVEY_WEBHOOK)
             found = None if idempotent else self._find_posted(delivery)
             if found:
                 channel, ts = found
@@ -557,7 +560,7 @@ class OutboxWorker:
         try:
             if is_user_id(channel):
                 channel = self.client.conversations_open(users=channel)["channel"]["id"]
-            if delivery.kind == "thread":
+            if delivery.kind == DeliveryKind.THREAD:
                 view = store.case_view(self.engine, delivery.case_id or 0)
                 parent = view.case.card_ts if view else None
                 history = self.client.conversations_replies(

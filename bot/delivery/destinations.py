@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.rules import Rules
+from bot.config.rules import Rules
 
 ROLES = ("cx_lead", "vp_customer_success", "support_lead")
 

@@ -9,10 +9,11 @@ from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 
-from bot.permissions import Act, CaseRoles, may, refusal
-from bot.policy import Calendar
-from bot.rules import Rules
-from bot.slack import UserDirectory, Workspace
+from bot.config.rules import Rules
+from bot.delivery.slack import UserDirectory, Workspace
+from bot.domain.calendar import Calendar
+from bot.domain.permissions import Act, CaseRoles, may, refusal
+from bot.domain.vocabulary import CaseStatus
 from storage import cases
 from storage.models import FollowUpCase
 
@@ -99,7 +100,7 @@ class Workflow:
         case = cases.get_case(self.engine, case_id)
         if case is None:
             return Outcome(False, EXPLAIN["not_found"])
-        if case.status == "resolved":
+        if case.status == CaseStatus.RESOLVED:
             return Outcome(False, EXPLAIN["resolved"], case)
         if not may(act, actor, self.roles(case)):
             log.info("workflow.refused case_id=%s act=%s", case_id, act)

@@ -14,9 +14,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
-from bot.destinations import Destinations, NoDestination
-from bot.rules import Rules
-from bot.slack import UserDirectory
+from bot.config.rules import Rules
+from bot.delivery.destinations import Destinations, NoDestination
+from bot.delivery.slack import UserDirectory
 from storage import timers as store
 
 log = logging.getLogger(__name__)

@@ -22,14 +22,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from bot.intake import IntakeWriter, Router
-from bot.outbox import OutboxWorker
-from bot.reports import Reports
-from bot.rules import Rules
-from bot.settings import Settings
-from bot.slack import UserDirectory, Workspace, make_client
-from bot.timers import Timers
-from bot.workflow import Workflow
+from bot.config.rules import Rules
+from bot.config.settings import Settings
+from bot.delivery.outbox import OutboxWorker
+from bot.delivery.slack import UserDirectory, Workspace, make_client
+from bot.services.intake import IntakeWriter, Router
+from bot.services.reports import Reports
+from bot.services.timers import Timers
+from bot.services.workflow import Workflow
 from handlers.account_webhook import account_route
 from handlers.listeners import register_listeners
 from handlers.slack_events import slack_router

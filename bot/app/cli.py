@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.rules import Rules, RulesError, load_rules, rules_to_toml
-from bot.settings import Settings, SettingsError, load_settings
+from bot.config.rules import Rules, RulesError, load_rules, rules_to_toml
+from bot.config.settings import Settings, SettingsError, load_settings
 
 
 def _fail(message: str) -> int:
@@ -29,8 +29,8 @@ def _load(*, serving: bool) -> tuple[Settings, Rules]:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.logs import configure
-    from bot.server import build_services, create_app
+    from bot.app.logs import configure
+    from bot.app.server import build_services, create_app
 
     settings, rules = _load(serving=True)
     configure(settings.log_level)

@@ -8,7 +8,6 @@ import contextlib
 import dataclasses
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -29,18 +28,17 @@ from pydantic import (
     field_validator,
 )
 
-from bot.destinations import Destinations
-from bot.policy import Calendar, Matchers, Segment, is_top_revenue, plan_case, top_revenue_threshold
-from bot.rules import Rules
-from bot.slack_ids import is_user_id
+from bot.config.rules import Rules
+from bot.delivery.destinations import Destinations
+from bot.domain.calendar import Calendar
+from bot.domain.patterns import EMAIL, is_person, is_user_id
+from bot.domain.policy import Matchers, is_top_revenue, plan_case, top_revenue_threshold
+from bot.domain.vocabulary import SEGMENT_PRIORITY, StepKind
 from storage import intake as store
 from storage.db import begin_immediate
 
 log = logging.getLogger(__name__)
 
-SEGMENT_PRIORITY = {Segment.DETRACTOR: 0, Segment.PASSIVE: 1, Segment.PROMOTER: 2}
-SLACK_USER_ID = r"^[UW][A-Z0-9]{2,}$"
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -57,7 +55,9 @@ _Model = TypeVar("_Model", bound=_In)
 class CustomerIn(_In):
     id: Id
     name: Name
-    email: Annotated[str, StringConstraints(strip_whitespace=True, pattern=EMAIL)] | None = None
+    email: (
+        Annotated[str, StringConstraints(strip_whitespace=True, pattern=EMAIL.pattern)] | None
+    ) = None
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
 
 
@@ -72,7 +72,7 @@ class AccountIn(_In):
     @field_validator("owner")
     @classmethod
     def _owner_is_person(cls, value: str | None) -> str | None:
-        if value and not (re.match(SLACK_USER_ID, value) or re.match(EMAIL, value)):
+        if value and not is_person(value):
             raise ValueError("must be an email address or a Slack user id (U...)")
         return value or None
 
@@ -203,12 +203,13 @@ class Router:
             matchers=self.matchers,
         )
         steps = [
-            store.StepDraft("ladder", s.seq, s.notify, s.due_at, s.reassign) for s in plan.steps
+            store.StepDraft(StepKind.LADDER, s.seq, s.notify, s.due_at, s.reassign)
+            for s in plan.steps
         ]
         owner = response.account.owner
         steps += [
             store.StepDraft(
-                "alert",
+                StepKind.ALERT,
                 i,
                 a.notify,
                 response.received_at,

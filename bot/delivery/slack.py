@@ -15,7 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot.slack_ids import is_user_id
+from bot.domain.patterns import is_user_id
 from storage.directory import DirectoryCache
 
 log = logging.getLogger(__name__)

@@ -1,41 +1,67 @@
-"""The routing policy: segments, escalation reasons, business-day deadlines and case plans."""
+"""The routing policy: segments, escalation reasons, deadlines and the plan of a new case."""
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from enum import StrEnum
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from functools import lru_cache
-from typing import Any
-from zoneinfo import ZoneInfo
+from typing import Any, Protocol
 
-import holidays as holiday_lib
+from bot.domain.calendar import Calendar
+from bot.domain.durations import DAY_NAMES, Duration, parse_duration
+from bot.domain.vocabulary import Reason, Segment
 
-from bot.rules import DAY_NAMES, Duration, EscalationStep, Routing, Rules, parse_duration
+
+class StepRule(Protocol):
+    """One rung of the configured escalation ladder."""
+
+    @property
+    def after(self) -> Duration: ...
+    @property
+    def notify(self) -> str: ...
+    @property
+    def reassign(self) -> bool: ...
+
+
+class RoutingRules(Protocol):
+    """The word lists and top-revenue settings the policy reads."""
+
+    @property
+    def churn_words(self) -> tuple[str, ...]: ...
+    @property
+    def product_words(self) -> tuple[str, ...]: ...
+    @property
+    def service_words(self) -> tuple[str, ...]: ...
+    @property
+    def top_revenue_share(self) -> float: ...
+    @property
+    def top_revenue_arr(self) -> float | None: ...
+
+
+class PolicyRules(Protocol):
+    """What the policy reads of the rules file (the configuration's `Rules` is one)."""
+
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def business_days(self) -> frozenset[int]: ...
+    @property
+    def holidays(self) -> frozenset[Any]: ...
+    @property
+    def holiday_calendar(self) -> str | None: ...
+    @property
+    def sla(self) -> Any: ...
+    @property
+    def escalation_steps(self) -> Sequence[StepRule]: ...
+    @property
+    def routing(self) -> RoutingRules: ...
+
 
 CHURN_CONTACT_WITHIN = timedelta(hours=24)
-
-
-class Segment(StrEnum):
-    """The NPS group a score falls in."""
-
-    DETRACTOR = "detractor"
-    PASSIVE = "passive"
-    PROMOTER = "promoter"
-
-
-class Reason(StrEnum):
-    """Why a response needs more than the segment's standard follow-up."""
-
-    CHURN_INTENT = "churn_intent"
-    TOP_REVENUE = "top_revenue"
-    PRODUCT_COMPLAINT = "product_complaint"
-    SERVICE_COMPLAINT = "service_complaint"
-    NO_COMMENT = "no_comment"
 
 
 def segment_for(score: int) -> Segment:
@@ -82,84 +108,13 @@ class Matchers:
     service: WordMatcher
 
     @classmethod
-    def from_routing(cls, routing: Routing) -> Matchers:
+    def from_routing(cls, routing: RoutingRules) -> Matchers:
         """The matchers for the routing rules' word lists."""
         return cls(
             churn=WordMatcher(routing.churn_words),
             product=WordMatcher(routing.product_words),
             service=WordMatcher(routing.service_words),
         )
-
-
-@dataclass(frozen=True)
-class Calendar:
-    """Business days in one time zone, and deadline arithmetic over them."""
-
-    tz: tzinfo
-    business_days: frozenset[int]
-    holidays: frozenset[date]
-    holiday_calendar: str | None = None
-    _public: dict[int, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if not self.business_days:
-            raise ValueError("a calendar needs at least one business day")
-
-    @classmethod
-    def from_rules(cls, rules: Rules) -> Calendar:
-        """The calendar the rules describe."""
-        return cls(rules.tzinfo, rules.business_days, rules.holidays, rules.holiday_calendar)
-
-    @classmethod
-    def from_policy(cls, policy: Mapping[str, Any]) -> Calendar:
-        """The calendar recorded in a case's policy snapshot."""
-        return cls(
-            ZoneInfo(policy["timezone"]),
-            frozenset(DAY_NAMES.index(name) for name in policy["business_days"]),
-            frozenset(date.fromisoformat(d) for d in policy.get("holidays", [])),
-            policy.get("holiday_calendar"),
-        )
-
-    def _is_public_holiday(self, day: date) -> bool:
-        if self.holiday_calendar is None:
-            return False
-        if day.year not in self._public:
-            self._public[day.year] = holiday_lib.country_holidays(
-                self.holiday_calendar, years=day.year
-            )
-        return day in self._public[day.year]
-
-    def is_business_day(self, day: date) -> bool:
-        """Whether day is a working day: a business weekday that is no holiday."""
-        return (
-            day.weekday() in self.business_days
-            and day not in self.holidays
-            and not self._is_public_holiday(day)
-        )
-
-    def _next_business_day(self, day: date) -> date:
-        day += timedelta(days=1)
-        while not self.is_business_day(day):
-            day += timedelta(days=1)
-        return day
-
-    def add(self, start: datetime, duration: Duration) -> datetime:
-        """The UTC instant duration after start.
-
-        Business days keep the local wall-clock time, or count from 00:00 of the next business
-        day when start falls on a non-business day.
-        """
-        if start.tzinfo is None or start.utcoffset() is None:
-            raise ValueError("start must be a timezone-aware datetime")
-        if not duration.business:
-            return start.astimezone(UTC) + duration.as_timedelta()
-        local = start.astimezone(self.tz)
-        day, wall = local.date(), local.time()
-        if not self.is_business_day(day):
-            day, wall = self._next_business_day(day), time(0)
-        for _ in range(duration.amount):
-            day = self._next_business_day(day)
-        return datetime.combine(day, wall, tzinfo=self.tz).astimezone(UTC)
 
 
 def classify(
@@ -190,7 +145,7 @@ def is_top_revenue(arr: float | None, *, threshold: float | None) -> bool:
 
 
 def top_revenue_threshold(
-    routing: Routing, arrs_desc_at_rank: Callable[[int], float | None], known_accounts: int
+    routing: RoutingRules, arrs_desc_at_rank: Callable[[int], float | None], known_accounts: int
 ) -> float | None:
     """The fixed ARR threshold, else the ARR at the top-share rank among known accounts."""
     if routing.top_revenue_arr is not None:
@@ -247,12 +202,12 @@ class CasePlan:
     policy: dict[str, Any]
 
 
-def _step_snapshot(step: EscalationStep) -> dict[str, Any]:
+def _step_snapshot(step: StepRule) -> dict[str, Any]:
     return {"after": str(step.after), "notify": step.notify, "reassign": step.reassign}
 
 
 @lru_cache(maxsize=32)
-def policy_snapshot(rules: Rules, segment: Segment) -> dict[str, Any]:
+def policy_snapshot(rules: PolicyRules, segment: Segment) -> dict[str, Any]:
     """The JSON-ready rules a case keeps; only Detractors carry escalation steps.
 
     Cached per rules and segment: treat the returned mapping as read-only.
@@ -298,7 +253,7 @@ def plan_case(
     comment: str | None,
     received_at: datetime,
     top_revenue: bool,
-    rules: Rules,
+    rules: PolicyRules,
     calendar: Calendar,
     matchers: Matchers,
 ) -> CasePlan:

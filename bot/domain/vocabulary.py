@@ -1,0 +1,114 @@
+"""The project's words, defined once: segments, statuses, kinds and actions as enums."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Segment(StrEnum):
+    """The NPS group a score falls in."""
+
+    DETRACTOR = "detractor"
+    PASSIVE = "passive"
+    PROMOTER = "promoter"
+
+
+class Reason(StrEnum):
+    """Why a response needs more than the segment's standard follow-up."""
+
+    CHURN_INTENT = "churn_intent"
+    TOP_REVENUE = "top_revenue"
+    PRODUCT_COMPLAINT = "product_complaint"
+    SERVICE_COMPLAINT = "service_complaint"
+    NO_COMMENT = "no_comment"
+
+
+class CaseStatus(StrEnum):
+    """Where a follow-up case stands."""
+
+    OPEN = "open"
+    CLAIMED = "claimed"
+    CONTACTED = "contacted"
+    RESOLVED = "resolved"
+
+
+class OutboxStatus(StrEnum):
+    """Where a delivery to Slack (or a webhook) stands."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class StepKind(StrEnum):
+    """An escalation step: a rung of the ladder, or an alert sent at intake."""
+
+    LADDER = "ladder"
+    ALERT = "alert"
+
+
+class DeliveryKind(StrEnum):
+    """What an outbox row sends; each kind has one renderer."""
+
+    CARD = "card"
+    CARD_UPDATE = "card_update"
+    THREAD = "thread"
+    ALERT = "alert"
+    DM = "dm"
+    TICKET = "ticket"
+    SUPPORT_REVIEW = "support_review"
+    ESCALATION = "escalation"
+    NUDGE = "nudge"
+    REMINDER = "reminder"
+    RESURVEY = "resurvey"
+    RESURVEY_WEBHOOK = "resurvey_webhook"
+
+
+class Action(StrEnum):
+    """What an activity row records."""
+
+    RECEIVED = "received"
+    CLAIMED = "claimed"
+    CONTACT_LOGGED = "contact_logged"
+    ROOT_CAUSE_LOGGED = "root_cause_logged"
+    RESOLVED = "resolved"
+    DONE = "done"
+    REASSIGNED = "reassigned"
+    ESCALATED = "escalated"
+    NUDGED = "nudged"
+    OVERDUE = "overdue"
+
+
+class ContactMethod(StrEnum):
+    """How an owner reached out."""
+
+    PHONE = "phone"
+    EMAIL = "email"
+    VIDEO = "video"
+    MEETING = "meeting"
+
+
+class ContactOutcome(StrEnum):
+    """What came of a contact attempt; only REACHED counts as the first contact."""
+
+    REACHED = "reached"
+    VOICEMAIL = "voicemail"
+    NO_ANSWER = "no_answer"
+
+
+class Handoff(StrEnum):
+    """Who a root cause can be handed to while the owner stays the contact."""
+
+    PRODUCT = "product"
+    SUPPORT = "support"
+
+
+SYSTEM_ACTOR = "system"
+"""The actor of activity rows written by intake and the timers."""
+
+SEGMENT_PRIORITY = {Segment.DETRACTOR: 0, Segment.PASSIVE: 1, Segment.PROMOTER: 2}
+"""A case's priority by segment: lower goes first."""
+
+INTERACTIVE_PRIORITY = -1
+"""The outbox priority of feedback on a click: it goes out before any new card."""
