@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from blocks import modals
+from blocks import forms, modals
 from blocks.ids import ModalCallback
 from bot.services.workflow import Outcome, Workflow
 
@@ -37,28 +37,28 @@ def _submit(
 def register(app: App) -> None:
     app.view(ModalCallback.LOG_CONTACT)(
         _submit(
-            modals.parse_log_contact,
+            forms.parse_log_contact,
             lambda w, case_id, user, entry: w.log_contact(case_id, user, entry),
             modals.ModalBlock.CONTACT_OUTCOME,
         )
     )
     app.view(ModalCallback.ROOT_CAUSE)(
         _submit(
-            modals.parse_root_cause,
+            forms.parse_root_cause,
             lambda w, case_id, user, entry: w.root_cause(case_id, user, entry),
             modals.ModalBlock.CAUSE,
         )
     )
     app.view(ModalCallback.RESOLVE)(
         _submit(
-            modals.parse_resolve,
+            forms.parse_resolve,
             lambda w, case_id, user, entry: w.resolve(case_id, user, entry),
             modals.ModalBlock.SUMMARY,
         )
     )
     app.view(ModalCallback.REASSIGN)(
         _submit(
-            modals.parse_reassign,
+            forms.parse_reassign,
             lambda w, case_id, user, entry: w.reassign(case_id, user, entry.new_owner),
             modals.ModalBlock.NEW_OWNER,
         )

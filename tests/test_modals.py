@@ -9,17 +9,19 @@ from typing import Any
 import pytest
 from slack_sdk.models.views import View
 
-from blocks.ids import ModalAction, ModalBlock, ModalCallback
-from blocks.modals import (
+from blocks.forms import (
     LogContactInput,
     ReassignInput,
     ResolveInput,
     RootCauseInput,
-    log_contact_modal,
     parse_log_contact,
     parse_reassign,
     parse_resolve,
     parse_root_cause,
+)
+from blocks.ids import ModalAction, ModalBlock, ModalCallback
+from blocks.modals import (
+    log_contact_modal,
     private_metadata,
     read_metadata,
     reassign_modal,
@@ -348,13 +350,29 @@ def test_parse_resolve_valid() -> None:
     assert parsed == ResolveInput("Explained the pricing.", False, None, date(2024, 5, 7))
 
 
+def test_resolve_form_accepts_its_own_default_even_when_it_is_today() -> None:
+    """A short `sla.resurvey_after` proposes today; submitting the form as shown must work."""
+    view = view_dict(
+        resolve_modal(42, root_causes=CAUSES, needs_root_cause=False, resurvey_default=TODAY)
+    )
+    initial = block(view, ModalBlock.RESURVEY_ON)["element"]["initial_date"]
+    values = state(
+        SUMMARY=text("Called and fixed it."),
+        SATISFIED=radio("yes", "Yes"),
+        RESURVEY_ON=datepicker(initial),
+    )
+    assert parse_resolve(values, today=TODAY) == ResolveInput(
+        "Called and fixed it.", True, None, TODAY
+    )
+
+
 def test_parse_resolve_errors() -> None:
     errors = parse_resolve(
         state(
             SUMMARY=text("   "),
             SATISFIED=radio(None),
             CAUSE=select(None),
-            RESURVEY_ON=datepicker("2024-05-06"),
+            RESURVEY_ON=datepicker("2024-05-05"),
         ),
         today=TODAY,
     )
@@ -364,7 +382,7 @@ def test_parse_resolve_errors() -> None:
         ModalBlock.CAUSE,
         ModalBlock.RESURVEY_ON,
     }
-    assert "after today" in errors[ModalBlock.RESURVEY_ON]
+    assert "today or a later date" in errors[ModalBlock.RESURVEY_ON]
     long = state(
         SUMMARY=text("s" * 3001), SATISFIED=radio("yes"), RESURVEY_ON=datepicker("2024-06-01")
     )
