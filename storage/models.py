@@ -84,6 +84,8 @@ class Customer(SQLModel, table=True):
     """A person who answers surveys, within one account."""
 
     __tablename__ = "customer"
+    # A platform's answer finds its customer, and so its account, by email, in any case.
+    __table_args__ = (sa.Index("ix_customer_email_lower", sa.func.lower(sa.column("email"))),)
 
     id: str = Field(primary_key=True, max_length=200)
     account_id: str = Field(foreign_key="account.id", index=True, max_length=200)
@@ -113,6 +115,8 @@ class SurveyResponse(SQLModel, table=True):
     received_at: datetime = _time()
     touchpoints: list[dict[str, Any]] = _json(list)
     resurvey_of: str | None = Field(default=None, max_length=200)
+    # The configured survey source that delivered it (`native` for the built-in JSON shape).
+    source: str = Field(default="native", max_length=50)
 
 
 class FollowUpCase(SQLModel, table=True):
@@ -285,3 +289,54 @@ class AccountEvent(SQLModel, table=True):
     arr: float | None = None
     source: str = Field(max_length=20)
     created_at: datetime = _time()
+
+
+class AccountDomain(SQLModel, table=True):
+    """An email domain and the account whose people write from it (the account directory)."""
+
+    __tablename__ = "account_domain"
+
+    domain: str = Field(primary_key=True, max_length=253)
+    account_id: str = Field(foreign_key="account.id", index=True, max_length=200)
+
+
+class Touchpoint(SQLModel, table=True):
+    """A product, support or billing event for an account or a person, from a feed."""
+
+    __tablename__ = "touchpoint"
+    __table_args__ = (
+        sa.Index("ix_touchpoint_account_at", "account_id", "at"),
+        sa.Index("ix_touchpoint_email_at", "email", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    # A feed may send the same event twice: the hash of what it says keeps one row.
+    dedupe_key: str = Field(unique=True, max_length=64)
+    # No foreign key: a feed may speak of an account before the directory knows it.
+    account_id: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    at: datetime = _time()
+    kind: str = Field(max_length=50)
+    summary: str = Field(default="", sa_type=sa.Text)
+    received_at: datetime = _time()
+
+
+class InboundFetch(SQLModel, table=True):
+    """A response a survey platform only named: read back from its API until it arrives."""
+
+    __tablename__ = "inbound_fetch"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "external_id", name="uq_inbound_fetch"),
+        sa.Index("ix_inbound_fetch_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=50)
+    external_id: str = Field(max_length=200)
+    ref: dict[str, Any] = _json(dict)
+    status: str = Field(default="pending", max_length=20)
+    attempts: int = 0
+    next_attempt_at: datetime = _time()
+    last_error: str | None = Field(default=None, max_length=200)
+    received_at: datetime = _time()
+    done_at: datetime | None = _time(nullable=True)

@@ -1,0 +1,170 @@
+"""The account directory: accounts and their email domains as the CRM has them, and matching a
+respondent to an account by customer email or email domain."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.db import begin_immediate
+from storage.models import Account, AccountDomain, Customer
+
+ACCOUNT = Account.__table__
+DOMAIN = AccountDomain.__table__
+CUSTOMER = Customer.__table__
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    """One account as the directory (a CRM export or a reverse-ETL push) describes it."""
+
+    account_id: str
+    name: str
+    arr: float | None = None
+    plan: str | None = None
+    renewal_date: date | None = None
+    owner: str | None = None
+    domains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DirectoryResult:
+    """What loading a directory did."""
+
+    read: int
+    created: int
+    updated: int
+
+
+@dataclass(frozen=True)
+class Match:
+    """The account a respondent belongs to, and their customer row when one is known."""
+
+    account_id: str
+    customer_id: str | None
+    how: str  # "customer" (a known customer's email) or "domain"
+
+
+def upsert(
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    key: str,
+    update: Sequence[str],
+    keep_when_null: Sequence[str] = (),
+) -> None:
+    """Insert rows or update them on a key conflict; `keep_when_null` columns keep their value."""
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table).values(list(rows))
+    changes = {
+        name: (
+            sa.func.coalesce(stmt.excluded[name], table.c[name])
+            if name in keep_when_null
+            else stmt.excluded[name]
+        )
+        for name in update
+    }
+    conn.execute(stmt.on_conflict_do_update(index_elements=[key], set_=changes))
+
+
+def _account_row(record: AccountRecord, now: datetime) -> dict[str, Any]:
+    return {
+        "id": record.account_id,
+        "name": record.name,
+        "arr": record.arr,
+        "owner": record.owner,
+        "plan": record.plan,
+        "renewal_date": record.renewal_date,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _write_batch(conn: sa.Connection, batch: Sequence[AccountRecord], now: datetime) -> int:
+    """Upsert one batch of accounts and their domains; how many accounts were new."""
+    by_id = {r.account_id: r for r in batch}  # the last line for an account wins
+    ids = sorted(by_id)  # a fixed lock order, so concurrent loads never deadlock
+    known = set(conn.execute(sa.select(ACCOUNT.c.id).where(ACCOUNT.c.id.in_(ids))).scalars())
+    upsert(
+        conn,
+        ACCOUNT,
+        [_account_row(by_id[i], now) for i in ids],
+        key="id",
+        update=("name", "arr", "owner", "plan", "renewal_date", "updated_at"),
+        keep_when_null=("arr", "owner", "plan", "renewal_date"),
+    )
+    with_domains = [i for i in ids if by_id[i].domains]
+    if with_domains:
+        # The directory says which domains an account has: it replaces what was there.
+        conn.execute(sa.delete(DOMAIN).where(DOMAIN.c.account_id.in_(with_domains)))
+        rows = {d: i for i in with_domains for d in by_id[i].domains}
+        upsert(
+            conn,
+            DOMAIN,
+            [{"domain": d, "account_id": i} for d, i in sorted(rows.items())],
+            key="domain",
+            update=("account_id",),
+        )
+    return len(set(ids) - known)
+
+
+def load_directory(
+    engine: sa.Engine,
+    records: Sequence[AccountRecord],
+    *,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+) -> DirectoryResult:
+    """Load accounts in batches; loading the same records again changes nothing."""
+    created = 0
+    for start in range(0, len(records), BATCH):
+        batch = records[start : start + BATCH]
+        with engine.connect() as conn:
+            begin_immediate(conn)
+            with conn.begin():
+                created += _write_batch(conn, batch, now)
+        if progress is not None:
+            progress(start + len(batch))
+    distinct = len({r.account_id for r in records})
+    return DirectoryResult(read=len(records), created=created, updated=distinct - created)
+
+
+def domain_of(email: str) -> str:
+    """The lower-case domain of an email address."""
+    return email.rsplit("@", 1)[-1].strip().lower()
+
+
+def match_emails(conn: sa.Connection, emails: Iterable[str]) -> dict[str, Match]:
+    """The account of each email: a known customer's first, else the directory's domain."""
+    wanted = sorted({e.strip().lower() for e in emails if e and "@" in e})
+    if not wanted:
+        return {}
+    email = sa.func.lower(CUSTOMER.c.email)
+    found: dict[str, Match] = {}
+    customers = sa.select(email, CUSTOMER.c.id, CUSTOMER.c.account_id).where(email.in_(wanted))
+    for address, customer_id, account_id in conn.execute(customers.order_by(CUSTOMER.c.id)):
+        found.setdefault(address, Match(account_id, customer_id, "customer"))
+    domains = {domain_of(e) for e in wanted if e not in found}
+    if domains:
+        query = sa.select(DOMAIN.c.domain, DOMAIN.c.account_id).where(DOMAIN.c.domain.in_(domains))
+        by_domain = dict(conn.execute(query).all())
+        for address in wanted:
+            if address not in found and domain_of(address) in by_domain:
+                found[address] = Match(by_domain[domain_of(address)], None, "domain")
+    return found
+
+
+def account_domains(engine: sa.Engine, account_id: str) -> list[str]:
+    """The email domains the directory gives an account, sorted."""
+    query = sa.select(DOMAIN.c.domain).where(DOMAIN.c.account_id == account_id)
+    with engine.connect() as conn:
+        return sorted(conn.execute(query).scalars())

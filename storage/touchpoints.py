@@ -1,0 +1,95 @@
+"""Touchpoints from product, support and billing feeds, and the latest before an answer."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.db import begin_immediate
+from storage.models import Touchpoint
+
+TOUCHPOINT = Touchpoint.__table__
+SHOWN = 3
+
+
+@dataclass(frozen=True)
+class TouchpointRecord:
+    """One event from a feed, for an account or for a person (by email)."""
+
+    at: datetime
+    kind: str
+    summary: str = ""
+    account_id: str | None = None
+    email: str | None = None
+
+    def dedupe_key(self) -> str:
+        """The same event sent twice hashes the same."""
+        parts = (self.account_id or "", (self.email or "").lower(), self.at.isoformat(), self.kind)
+        return hashlib.sha256("\x1f".join((*parts, self.summary)).encode()).hexdigest()
+
+
+def record_touchpoints(
+    engine: sa.Engine, records: Sequence[TouchpointRecord], *, now: datetime
+) -> int:
+    """Store a feed's events; how many were new (events seen before add nothing)."""
+    rows = {
+        r.dedupe_key(): {
+            "dedupe_key": r.dedupe_key(),
+            "account_id": r.account_id,
+            "email": r.email.lower() if r.email else None,
+            "at": r.at,
+            "kind": r.kind,
+            "summary": r.summary,
+            "received_at": now,
+        }
+        for r in records
+    }
+    if not rows:
+        return 0
+    with engine.connect() as conn:
+        begin_immediate(conn)
+        with conn.begin():
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            stmt = dialect.insert(TOUCHPOINT).values([rows[k] for k in sorted(rows)])
+            stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
+            inserted = conn.execute(stmt.returning(TOUCHPOINT.c.id)).all()
+    return len(inserted)
+
+
+def latest_before(
+    conn: sa.Connection, *, account_id: str | None, email: str | None, before: datetime
+) -> list[dict[str, str]]:
+    """The account's and the person's latest feed events up to `before`, newest first."""
+    who = []
+    if account_id:
+        who.append(TOUCHPOINT.c.account_id == account_id)
+    if email:
+        who.append(TOUCHPOINT.c.email == email.lower())
+    if not who:
+        return []
+    query = (
+        sa.select(TOUCHPOINT.c.at, TOUCHPOINT.c.kind, TOUCHPOINT.c.summary)
+        .where(sa.or_(*who), TOUCHPOINT.c.at <= before)
+        .order_by(TOUCHPOINT.c.at.desc(), TOUCHPOINT.c.id.desc())
+        .limit(SHOWN)
+    )
+    return [
+        {"at": at.isoformat(), "kind": kind, "summary": summary}
+        for at, kind, summary in conn.execute(query)
+    ]
+
+
+def merge_latest(*sources: Sequence[dict[str, str]], limit: int = SHOWN) -> list[dict[str, str]]:
+    """The newest `limit` touchpoints of several lists (ISO `at` strings), without repeats."""
+    seen: dict[tuple[str, str, str], dict[str, str]] = {}
+    for items in sources:
+        for item in items:
+            at = datetime.fromisoformat(str(item.get("at"))).isoformat()
+            key = (at, str(item.get("kind", "")), str(item.get("summary", "")))
+            seen.setdefault(key, {**item, "at": at})
+    return sorted(seen.values(), key=lambda t: t["at"], reverse=True)[:limit]
