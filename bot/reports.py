@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
 from blocks import reports as views
-from bot.charts import weekly_chart_png
+from bot.delivery.chart import weekly_chart_png
 from bot.periods import Period, last_month, parse_period
 from bot.policy import Calendar
 from bot.rules import Rules
