@@ -14,7 +14,7 @@ from slack_sdk.models.blocks import Block
 
 from blocks import reports as views
 from bot.config.rules import Rules
-from bot.delivery.charts import weekly_chart_png
+from bot.delivery.chart import weekly_chart_png
 from bot.delivery.slack import UserDirectory, Workspace
 from bot.domain.calendar import Calendar
 from bot.domain.periods import Period, last_month, parse_period
