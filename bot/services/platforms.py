@@ -3,12 +3,19 @@ and a platform's answer turned into the record the intake writer stores."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import asyncio
+import dataclasses
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from bot.services.sources import PLATFORMS, Answer, FieldMap, Platform
+import sqlalchemy as sa
+
+from bot.services.sources import PLATFORMS, Answer, FetchRef, FieldMap, Platform
+from storage import inbound
 
 NATIVE = "native"
 UNMATCHED_ACCOUNT = "~unmatched"
@@ -148,6 +155,83 @@ class PlatformAnswer:
         return f"email:{self.email}" if self.email else self.response_id
 
 
-def json_ready(answer: PlatformAnswer) -> dict[str, Any]:
-    """Ids and flags only, for log lines and queues: never the comment, name or email."""
-    return {"response_id": answer.response_id, "source": answer.source, "score": answer.score}
+class Writer(Protocol):
+    """The intake writer, as platform intake uses it."""
+
+    async def store(self, response: Any) -> Any: ...
+    def submit(self, response: Any) -> Any: ...
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PlatformIntake:
+    """The configured sources' deliveries: answers to the intake writer, names to the queue."""
+
+    STORE_TIMEOUT = 30.0
+
+    def __init__(
+        self,
+        engine: sa.Engine,
+        writer: Writer,
+        sources: dict[str, Source],
+        *,
+        to_record: Callable[[PlatformAnswer, datetime], Any],
+        wake_fetcher: Callable[[], None] = lambda: None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.engine = engine
+        self.writer = writer
+        self.sources = sources
+        self.to_record = to_record
+        self.wake_fetcher = wake_fetcher
+        self.clock = clock
+        self._counts: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+
+    def count(self, source: str, outcome: str) -> None:
+        """Count a delivery's outcome for /healthz."""
+        with self._lock:
+            self._counts[(source, outcome)] += 1
+
+    async def receive(self, name: str, answer: Answer) -> Any:
+        """Store a pushed answer; resolves once it is committed."""
+        record = self.to_record(PlatformAnswer.of(self.sources[name], answer), self.clock())
+        return await self.writer.store(record)
+
+    def store_fetched(self, source: Source, answer: Answer) -> Any:
+        """Store an answer read back from the platform (the fetcher's thread)."""
+        record = self.to_record(PlatformAnswer.of(source, answer), self.clock())
+        return self.writer.submit(record).result(timeout=self.STORE_TIMEOUT)
+
+    async def queue(self, name: str, ref: FetchRef) -> bool:
+        """Queue a read-back durably; False when the response was queued before."""
+        queued = await asyncio.to_thread(
+            inbound.enqueue,
+            self.engine,
+            source=name,
+            external_id=ref.response_id,
+            ref=dataclasses.asdict(ref),
+            now=self.clock(),
+        )
+        if queued:
+            self.wake_fetcher()
+        return queued
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        """Per source: deliveries since start by outcome, and the read-back queue."""
+        queues = inbound.queue_state(self.engine, now=self.clock())
+        with self._lock:
+            counts = dict(self._counts)
+        report: dict[str, dict[str, Any]] = {}
+        for name, source in self.sources.items():
+            entry: dict[str, Any] = {
+                "platform": source.platform.name,
+                "deliveries": {o: n for (s, o), n in counts.items() if s == name},
+            }
+            if source.platform.id_only:
+                queue = queues.get(name)
+                entry["fetches"] = dataclasses.asdict(queue) if queue else {"pending": 0}
+            report[name] = entry
+        return report
