@@ -36,10 +36,15 @@ def test_check_config_errors_name_the_key(tmp_path, capsys):
     assert len(err.splitlines()) == 1
 
 
-def test_serve_without_secrets_is_one_line(monkeypatch, tmp_path, capsys):
+def test_serve_without_secrets_is_one_line_each(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SURVEY_WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
     assert main(["serve"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == "nps-bot: SLACK_BOT_TOKEN: required to talk to Slack"
+    assert err.splitlines() == [
+        "nps-bot: SLACK_BOT_TOKEN: required to talk to Slack",
+        "nps-bot: SLACK_SIGNING_SECRET: required to verify requests from Slack over HTTP "
+        "(or set SLACK_APP_TOKEN for Socket Mode)",
+        "nps-bot: SURVEY_WEBHOOK_SECRET: required to verify survey webhooks",
+    ]

@@ -9,7 +9,17 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
+from bot.config.fields import (
+    AnyDuration,
+    ChannelId,
+    ClockDuration,
+    Email,
+    HttpUrl,
+    Person,
+    problems,
+)
 from bot.config.rules import (
     DEFAULT_RULES,
     Digest,
@@ -27,6 +37,7 @@ from bot.config.rules import (
     rules_from_mapping,
     rules_to_toml,
 )
+from bot.config.toml_out import to_toml
 from bot.domain.durations import Duration, parse_duration
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "nps-bot.example.toml"
@@ -102,7 +113,7 @@ def parse(text: str) -> Rules:
 
 
 def error_for(text: str) -> str:
-    """The message of the RulesError a TOML snippet raises."""
+    """The message of the RulesError a TOML snippet raises: one "key: reason" line per problem."""
     with pytest.raises(RulesError) as info:
         parse(text)
     return str(info.value)
@@ -544,9 +555,9 @@ def test_increasing_steps_are_accepted(steps: list[str]) -> None:
     ],
 )
 def test_errors_name_the_key(text: str, key: str, reason: str) -> None:
-    message = error_for(text)
-    assert message.startswith(f"{key}: "), message
-    assert reason in message
+    first = error_for(text).splitlines()[0]
+    assert first.startswith(f"{key}: "), first
+    assert reason in first
 
 
 def test_error_has_key_and_reason() -> None:
@@ -559,8 +570,144 @@ def test_error_has_key_and_reason() -> None:
 
 
 def test_top_level_must_be_a_table() -> None:
-    with pytest.raises(RulesError, match="expected a table"):
+    with pytest.raises(RulesError, match=r"^\(top level\): expected a table$"):
         rules_from_mapping(["timezone"])  # type: ignore[arg-type]
+
+
+# --- several problems at once -----------------------------------------------------------------
+
+MANY_PROBLEMS = """
+timezone = "Mars/Olympus_Mons"
+business_days = ["mon", 3, "funday"]
+colour = "blue"
+
+[people]
+cx_lead = "alice"
+
+[[people.owners]]
+manager = "U0BOSS"
+
+[sla]
+detractor = "2 days"
+passive = 5
+
+[[escalation.steps]]
+after = "1h"
+notify = "ceo"
+
+[routing]
+top_revenue_share = 2
+top_revenue_arr = -1
+
+[digest]
+time = "25:00"
+
+[scheduler]
+tick = "1bd"
+"""
+
+
+def test_every_problem_in_the_file_is_reported() -> None:
+    with pytest.raises(RulesError) as info:
+        parse(MANY_PROBLEMS)
+    assert info.value.problems == [
+        ("timezone", "'Mars/Olympus_Mons' is not a known IANA time zone"),
+        ("business_days[1]", "expected a string"),
+        ("business_days[2]", "'funday' is not a day name (mon, tue, wed, thu, fri, sat, sun)"),
+        ("people.cx_lead", "'alice' is not a Slack user id (U... or W...) or an email"),
+        ("people.owners[0].user", "required"),
+        ("sla.detractor", "'2 days' is not a duration (use 90s, 15m, 24h, 7d or 5bd)"),
+        ("sla.passive", 'expected a duration string such as "48h" (use 90s, 15m, 24h, 7d or 5bd)'),
+        (
+            "escalation.steps[0].notify",
+            "'ceo' is not a role (manager, cx_lead, vp_customer_success, support_lead), "
+            "a Slack user id or an email",
+        ),
+        ("routing.top_revenue_share", "2 is not in (0, 1]"),
+        ("routing.top_revenue_arr", "must not be negative"),
+        ("digest.time", "'25:00' is not a 24-hour time such as \"09:00\""),
+        ("scheduler.tick", "'1bd': business days are not allowed here"),
+        ("colour", "unknown key"),
+    ]
+    assert (info.value.key, info.value.reason) == info.value.problems[0]
+    assert str(info.value).splitlines() == [f"{k}: {r}" for k, r in info.value.problems]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            'root_causes = ["Billing", "Pricing", "billing", "PRICING"]',
+            [
+                ("root_causes[2]", "'billing' is listed twice"),
+                ("root_causes[3]", "'PRICING' is listed twice"),
+            ],
+        ),
+        (
+            'root_causes = ["", "ok", "  "]',
+            [("root_causes[0]", "must not be empty"), ("root_causes[2]", "must not be empty")],
+        ),
+        (
+            "".join(f'[[people.owners]]\nuser = "{u}"\n' for u in ["U0A", "u0x@x.io", "U0A"])
+            + '[[people.owners]]\nuser = "U0X@X.IO"\n',
+            [
+                ("people.owners[2].user", "duplicate of people.owners[0]"),
+                ("people.owners[3].user", "duplicate of people.owners[1]"),
+            ],
+        ),
+        (
+            "".join(
+                f'[[escalation.steps]]\nafter = "{after}"\nnotify = "manager"\n'
+                for after in ["3h", "2h", "1h"]
+            ),
+            [
+                (
+                    "escalation.steps[1].after",
+                    "2h must be later than escalation.steps[0].after (3h)",
+                ),
+                (
+                    "escalation.steps[2].after",
+                    "1h must be later than escalation.steps[1].after (2h)",
+                ),
+            ],
+        ),
+        (
+            'holidays = ["2026-02-30", 5, "2026-12-24"]',
+            [
+                ("holidays[0]", "'2026-02-30' is not an ISO date (YYYY-MM-DD)"),
+                ("holidays[1]", "expected an ISO date string (YYYY-MM-DD)"),
+            ],
+        ),
+    ],
+    ids=["duplicate-causes", "empty-causes", "duplicate-owners", "late-steps", "holidays"],
+)
+def test_every_problem_in_a_list_is_reported(text: str, expected: list[tuple[str, str]]) -> None:
+    with pytest.raises(RulesError) as info:
+        parse(text)
+    assert info.value.problems == expected
+
+
+def test_a_long_value_is_not_repeated_in_full() -> None:
+    with pytest.raises(RulesError) as info:
+        parse(f'timezone = "{"x" * 5000}"')
+    assert info.value.key == "timezone"
+    assert len(str(info.value)) < 120
+
+
+def test_the_python_name_of_the_ladder_is_not_a_file_key() -> None:
+    with pytest.raises(RulesError) as info:
+        parse("escalation_steps = []")
+    assert info.value.problems == [("escalation_steps", "unknown key")]
+
+
+def test_rules_error_of_one_problem() -> None:
+    error = RulesError("sla.passive", "required")
+    assert error.problems == [("sla.passive", "required")]
+    assert (error.key, error.reason, str(error)) == (
+        "sla.passive",
+        "required",
+        "sla.passive: required",
+    )
 
 
 # --- files ------------------------------------------------------------------------------------
@@ -682,3 +829,79 @@ def test_rules_to_toml_renders_disabled_escalation() -> None:
     text = rules_to_toml(custom_rules_with_empty_ladder())
     assert "[escalation]\nsteps = []" in text
     assert "[[escalation.steps]]" not in text
+
+
+# --- the model behind the rules ---------------------------------------------------------------
+
+
+def test_equal_rules_hash_alike() -> None:
+    first, second = parse(CUSTOM_TOML), parse(CUSTOM_TOML)
+    assert first is not second
+    assert hash(first) == hash(second)
+    assert len({first, second, DEFAULT_RULES}) == 2
+
+
+def test_code_built_rules_take_built_values_and_are_checked() -> None:
+    weekend = dataclasses.replace(DEFAULT_RULES, business_days=frozenset({5, 6}))
+    assert 'business_days = ["sat", "sun"]' in rules_to_toml(weekend)
+    with pytest.raises(ValueError, match="is not a known IANA time zone"):
+        dataclasses.replace(DEFAULT_RULES, timezone="Mars/Olympus_Mons")
+    with pytest.raises(ValueError, match="must be later than"):
+        dataclasses.replace(DEFAULT_RULES, escalation_steps=DEFAULT_RULES.escalation_steps[::-1])
+
+
+def test_to_toml_writes_nested_tables_and_table_arrays() -> None:
+    document = {
+        "name": "x",
+        "sources": [
+            {"name": "typeform", "score_field": "score", "fields": {"email": "hidden.email"}},
+            {"name": "delighted", "tags": ["a", "b"], "retry": {"limit": 3, "on": True}},
+        ],
+        "empty": {},
+        "section": {"ratio": 0.5, "inner": {"when": "09:00"}, "odd key": None},
+    }
+    text = to_toml(document)
+    assert "[[sources]]" in text
+    assert "[sources.fields]" in text
+    assert tomllib.loads(text) == {
+        **document,
+        "section": {"ratio": 0.5, "inner": {"when": "09:00"}, "odd key": ""},
+    }
+
+
+# --- shared field types -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "good", "bad", "reason"),
+    [
+        (Person, ["U0ABC", "W0ABC", "a@b.co"], ["u0abc", "C0ABC", "a@b", "@x.io"], "Slack user id"),
+        (ChannelId, ["C0ABC", "G0ABC", "D0ABC"], ["#general", "U0ABC", "c0abc"], "channel id"),
+        (Email, ["a@b.co", "first.last@example.com"], ["a@b", "a b@c.io", "U0ABC"], "email"),
+        (
+            HttpUrl,
+            ["https://x.io/h?q=1", "http://127.0.0.1:9/"],
+            ["ftp://x.io", "x.io", "https://"],
+            "http(s) URL",
+        ),
+        (AnyDuration, ["90s", "5bd"], ["5x", "0h", "1.5h"], "is not a duration"),
+        (ClockDuration, ["90s", "2d"], ["1bd"], "business days are not allowed"),
+    ],
+)
+def test_field_types(kind: object, good: list[str], bad: list[str], reason: str) -> None:
+    adapter = TypeAdapter(kind)
+    for value in good:
+        assert str(adapter.validate_python(f" {value} ")) == value
+    for value in bad:
+        with pytest.raises(ValidationError) as info:
+            adapter.validate_python(value)
+        assert problems(info.value)[0][0] == "(top level)"
+        assert reason in problems(info.value)[0][1], value
+    assert adapter.json_schema()["type"] == "string"
+
+
+def test_field_types_refuse_non_strings() -> None:
+    for kind in (Person, ChannelId, Email, HttpUrl):
+        with pytest.raises(ValidationError) as info:
+            TypeAdapter(kind).validate_python(5)
+        assert problems(info.value) == [("(top level)", "expected a string")]

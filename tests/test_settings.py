@@ -62,6 +62,7 @@ def test_malformed_settings_name_the_variable_not_the_value(env, variable):
         load_settings({**GOOD, **env}, env_file=None)
     message = str(caught.value)
     assert message.startswith(f"{variable}:")
+    assert [name for name, _ in caught.value.problems] == [variable]
     for value in env.values():
         if variable != "NPS_BOT_CONFIG":
             assert value not in message
@@ -79,6 +80,43 @@ def test_serving_requires_the_secrets(missing, variable):
     env = {k: v for k, v in GOOD.items() if k != missing}
     with pytest.raises(SettingsError, match=f"^{variable}:"):
         load_settings(env, env_file=None).require_serving()
+
+
+def test_every_malformed_setting_is_reported_at_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    env = {
+        **GOOD,
+        "LOG_LEVEL": "loud",
+        "SLACK_BOT_TOKEN": "xoxp-user-token",
+        "PORT": "70000",
+        "DATABASE_URL": "mysql://user:hunter2@db/x",
+        "SURVEY_WEBHOOK_SECRET": "plain-secret",
+    }
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env, env_file=None)
+    assert [name for name, _ in caught.value.problems] == [
+        "SLACK_BOT_TOKEN",
+        "DATABASE_URL",
+        "SURVEY_WEBHOOK_SECRET",
+        "PORT",
+        "LOG_LEVEL",
+    ]
+    lines = str(caught.value).splitlines()
+    assert lines == [f"{name}: {reason}" for name, reason in caught.value.problems]
+    for value in ("xoxp", "hunter2", "mysql", "plain-secret", "70000", "loud"):
+        assert value not in str(caught.value)
+
+
+def test_serving_names_every_missing_secret(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SettingsError) as caught:
+        load_settings({}, env_file=None).require_serving()
+    assert [name for name, _ in caught.value.problems] == [
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SURVEY_WEBHOOK_SECRET",
+    ]
+    assert len(str(caught.value).splitlines()) == 3
 
 
 def test_socket_mode_needs_no_signing_secret():

@@ -196,7 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (SettingsError, RulesError) as exc:
-        return _fail(str(exc))
+        for line in str(exc).splitlines():
+            _fail(line)
+        return 2
     except KeyboardInterrupt:
         return 130
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dotenv import dotenv_values
 
@@ -17,7 +18,16 @@ DEFAULT_RULES_FILE = "nps-bot.toml"
 
 
 class SettingsError(ValueError):
-    """A missing or malformed setting; the message names the variable and the reason."""
+    """Missing or malformed settings: one "NAME: reason" line each, never a value."""
+
+    def __init__(self, *lines: str) -> None:
+        super().__init__("\n".join(lines))
+        self.problems: list[tuple[str, str]] = [_split(line) for line in lines]
+
+
+def _split(line: str) -> tuple[str, str]:
+    name, _, reason = line.partition(": ")
+    return name, reason
 
 
 @dataclass(frozen=True, repr=False)
@@ -50,25 +60,35 @@ class Settings:
         return self.database_url.split(":", 1)[0].split("+", 1)[0]
 
     def require_serving(self) -> None:
-        """Check the settings `serve` cannot run without."""
+        """Check the settings `serve` cannot run without, naming every one that is missing."""
+        missing = []
         if not self.slack_bot_token:
-            raise SettingsError("SLACK_BOT_TOKEN: required to talk to Slack")
+            missing.append("SLACK_BOT_TOKEN: required to talk to Slack")
         if not self.socket_mode and not self.slack_signing_secret:
-            raise SettingsError(
+            missing.append(
                 "SLACK_SIGNING_SECRET: required to verify requests from Slack over HTTP "
                 "(or set SLACK_APP_TOKEN for Socket Mode)"
             )
         if not self.survey_webhook_secret:
-            raise SettingsError("SURVEY_WEBHOOK_SECRET: required to verify survey webhooks")
+            missing.append("SURVEY_WEBHOOK_SECRET: required to verify survey webhooks")
+        if missing:
+            raise SettingsError(*missing)
 
 
-def _check_prefix(name: str, value: str | None, prefix: str) -> str | None:
-    if value is not None and not value.startswith(prefix):
-        raise SettingsError(f"{name}: must start with {prefix!r}")
-    return value
+class _Malformed(ValueError):
+    """A setting's value is unusable; the message is the reason alone."""
 
 
-def _check_webhook_secret(value: str | None) -> str | None:
+def _prefixed(prefix: str) -> Callable[[str | None], str | None]:
+    def check(value: str | None) -> str | None:
+        if value is not None and not value.startswith(prefix):
+            raise _Malformed(f"must start with {prefix!r}")
+        return value
+
+    return check
+
+
+def _webhook_secret(value: str | None) -> str | None:
     if value is None:
         return None
     raw = value.removeprefix("whsec_")
@@ -77,66 +97,88 @@ def _check_webhook_secret(value: str | None) -> str | None:
     except (binascii.Error, ValueError):
         decoded = b""
     if not value.startswith("whsec_") or len(decoded) < 16:
-        raise SettingsError(
-            "SURVEY_WEBHOOK_SECRET: must be a Standard Webhooks secret, 'whsec_' followed by "
-            "base64 of at least 16 bytes"
+        raise _Malformed(
+            "must be a Standard Webhooks secret, 'whsec_' followed by base64 of at least 16 bytes"
         )
     return value
 
 
-def _check_port(value: str) -> int:
+def _port(value: str | None) -> int:
+    value = value or "3000"
     if not value.isdigit() or not 0 < int(value) < 65536:
-        raise SettingsError("PORT: must be a whole number from 1 to 65535")
+        raise _Malformed("must be a whole number from 1 to 65535")
     return int(value)
 
 
-def _check_url(name: str, value: str, schemes: tuple[str, ...]) -> str:
-    if not value.startswith(schemes):
-        raise SettingsError(f"{name}: must start with one of {', '.join(schemes)}")
-    return value
+def _url(default: str, schemes: tuple[str, ...]) -> Callable[[str | None], str]:
+    def check(value: str | None) -> str:
+        value = value or default
+        if not value.startswith(schemes):
+            raise _Malformed(f"must start with one of {', '.join(schemes)}")
+        return value
+
+    return check
 
 
-def _rules_path(value: str | None, cwd: Path) -> Path | None:
+def _slack_api_url(value: str | None) -> str:
+    url = _url(DEFAULT_SLACK_API_URL, ("http://", "https://"))(value)
+    return url if url.endswith("/") else f"{url}/"
+
+
+def _log_level(value: str | None) -> str:
+    level = (value or "info").lower()
+    if level not in {"debug", "info", "warning", "error"}:
+        raise _Malformed("must be debug, info, warning or error")
+    return level
+
+
+def _rules_path(value: str | None) -> Path | None:
     if value:
         path = Path(value)
         if not path.is_file():
-            raise SettingsError(f"NPS_BOT_CONFIG: no file at {value}")
+            raise _Malformed(f"no file at {value}")
         return path
-    default = cwd / DEFAULT_RULES_FILE
+    default = Path.cwd() / DEFAULT_RULES_FILE
     return default if default.is_file() else None
+
+
+def _read(environ: Mapping[str, str] | None, env_file: str | Path | None) -> dict[str, str | None]:
+    values: dict[str, str | None] = {}
+    if env_file is not None and Path(env_file).is_file():
+        values.update(dotenv_values(env_file))
+    values.update(os.environ if environ is None else environ)
+    return values
 
 
 def load_settings(
     environ: Mapping[str, str] | None = None, *, env_file: str | Path | None = ".env"
 ) -> Settings:
-    """Read settings: the process environment wins over the `.env` file."""
-    values: dict[str, str | None] = {}
-    if env_file is not None and Path(env_file).is_file():
-        values.update(dotenv_values(env_file))
-    values.update(os.environ if environ is None else environ)
+    """Read settings, the process environment winning over the `.env` file; report every problem."""
+    values = _read(environ, env_file)
+    problems: list[str] = []
 
-    def get(name: str) -> str | None:
-        value = values.get(name)
-        return value.strip() if value and value.strip() else None
+    def setting(name: str, check: Callable[[str | None], Any] = lambda value: value) -> Any:
+        raw = values.get(name)
+        try:
+            return check(raw.strip() if raw and raw.strip() else None)
+        except _Malformed as exc:
+            problems.append(f"{name}: {exc}")
+            return None
 
-    slack_api_url = get("SLACK_API_URL") or DEFAULT_SLACK_API_URL
-    if not slack_api_url.endswith("/"):
-        slack_api_url += "/"
-    database_url = get("DATABASE_URL") or DEFAULT_DATABASE_URL
-    log_level = (get("LOG_LEVEL") or "info").lower()
-    if log_level not in {"debug", "info", "warning", "error"}:
-        raise SettingsError("LOG_LEVEL: must be debug, info, warning or error")
-    return Settings(
-        slack_bot_token=_check_prefix("SLACK_BOT_TOKEN", get("SLACK_BOT_TOKEN"), "xoxb-"),
-        slack_signing_secret=get("SLACK_SIGNING_SECRET"),
-        slack_app_token=_check_prefix("SLACK_APP_TOKEN", get("SLACK_APP_TOKEN"), "xapp-"),
-        slack_api_url=_check_url("SLACK_API_URL", slack_api_url, ("http://", "https://")),
-        database_url=_check_url(
-            "DATABASE_URL", database_url, ("sqlite:", "postgresql:", "postgresql+")
+    settings = Settings(
+        slack_bot_token=setting("SLACK_BOT_TOKEN", _prefixed("xoxb-")),
+        slack_signing_secret=setting("SLACK_SIGNING_SECRET"),
+        slack_app_token=setting("SLACK_APP_TOKEN", _prefixed("xapp-")),
+        slack_api_url=setting("SLACK_API_URL", _slack_api_url),
+        database_url=setting(
+            "DATABASE_URL", _url(DEFAULT_DATABASE_URL, ("sqlite:", "postgresql:", "postgresql+"))
         ),
-        survey_webhook_secret=_check_webhook_secret(get("SURVEY_WEBHOOK_SECRET")),
-        rules_path=_rules_path(get("NPS_BOT_CONFIG"), Path.cwd()),
-        host=get("HOST") or "127.0.0.1",
-        port=_check_port(get("PORT") or "3000"),
-        log_level=log_level,
+        survey_webhook_secret=setting("SURVEY_WEBHOOK_SECRET", _webhook_secret),
+        rules_path=setting("NPS_BOT_CONFIG", _rules_path),
+        host=setting("HOST") or "127.0.0.1",
+        port=setting("PORT", _port),
+        log_level=setting("LOG_LEVEL", _log_level),
     )
+    if problems:
+        raise SettingsError(*problems)
+    return settings
