@@ -44,6 +44,7 @@ from bot.config.fields import (
     problems,
     raise_problems,
 )
+from bot.config.sources import Sources
 from bot.config.toml_out import to_toml
 from bot.config.values import (
     ROLES,
@@ -325,6 +326,7 @@ class Rules:
     kpi: Kpi = Kpi()
     resurvey: Resurvey = Resurvey()
     scheduler: Scheduler = Scheduler()
+    sources: Sources = ()
 
     @property
     def tzinfo(self) -> ZoneInfo:
