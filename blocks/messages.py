@@ -136,6 +136,12 @@ def _overdue(by: str, detail: Mapping[str, Any]) -> str:
     return ":warning: The first contact is overdue" + (f" (due {due})." if due else ".")
 
 
+def _answer_updated(by: str, detail: Mapping[str, Any]) -> str:
+    fields = [str(f) for f in detail.get("fields") or [] if f in ("score", "comment")]
+    what = " and ".join(fields) or "answer"
+    return f":memo: The customer updated their {what}; the card shows it."
+
+
 THREAD_LINES: dict[str, Line] = {
     Action.RECEIVED: _received,
     Action.CLAIMED: _claimed,
@@ -147,6 +153,7 @@ THREAD_LINES: dict[str, Line] = {
     Action.ESCALATED: _escalated,
     Action.NUDGED: _nudged,
     Action.OVERDUE: _overdue,
+    Action.ANSWER_UPDATED: _answer_updated,
 }
 
 

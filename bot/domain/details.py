@@ -60,3 +60,7 @@ class NudgedDetail(TypedDict):
 
 class OverdueDetail(TypedDict):
     due: str
+
+
+class AnswerUpdatedDetail(TypedDict):
+    fields: list[str]

@@ -78,6 +78,7 @@ class Action(StrEnum):
     ESCALATED = "escalated"
     NUDGED = "nudged"
     OVERDUE = "overdue"
+    ANSWER_UPDATED = "answer_updated"
 
 
 class ContactMethod(StrEnum):
