@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from blocks.scripts import TEMPLATES
 from bot.app.cli import main
@@ -204,3 +205,25 @@ def test_check_config_refuses_a_missing_templates_dir(cli_dir, capsys):
     err = one_line(capsys)
     assert err.startswith("nps-bot: templates_dir:")
     assert "nowhere" in err
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        sa.exc.OperationalError("SELECT 1", {"comment": "Dana is leaving"}, Exception("boom")),
+        PermissionError(13, "Permission denied", "/srv/nps/out.csv"),
+        UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "invalid continuation byte"),
+    ],
+)
+def test_any_database_file_or_decoding_error_is_one_line(cli_dir, monkeypatch, capsys, error):
+    from bot.app import cli
+
+    def failing(_args: object) -> int:
+        raise error
+
+    monkeypatch.setattr(cli, "migrate_cmd", failing)
+    assert main(["migrate"]) == 2
+    err = one_line(capsys)
+    assert "Dana" not in err and "SELECT" not in err
+    if isinstance(error, sa.exc.SQLAlchemyError):
+        assert "sqlite" in err

@@ -35,6 +35,14 @@ def _database_problem(exc: sa.exc.SQLAlchemyError, backend: str) -> str:
     return f"DATABASE_URL: the {backend} database failed ({type(cause).__name__})"
 
 
+def _configured_backend() -> str:
+    """The configured database's backend, for an error line; never its URL."""
+    try:
+        return load_settings().database_backend
+    except (SettingsError, OSError, UnicodeDecodeError):
+        return "configured"
+
+
 @contextlib.contextmanager
 def _database(settings: Settings, *, migrated: bool) -> Iterator[sa.Engine]:
     """An engine that answers (and is migrated, when asked); its failures become one line."""
@@ -278,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SettingsError, RulesError, CommandError) as exc:
         return _fail(str(exc))
     except sa.exc.SQLAlchemyError as exc:
-        return _fail(_database_problem(exc, "configured"))
+        return _fail(_database_problem(exc, _configured_backend()))
     except UnicodeDecodeError as exc:
         return _fail(f"a file is not UTF-8 text (byte {exc.start}); save it as UTF-8")
     except OSError as exc:
