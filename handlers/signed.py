@@ -23,7 +23,7 @@ def error(status: int, message: str, **extra: object) -> JSONResponse:
 
 
 def busy(message: str) -> JSONResponse:
-    """503 with `Retry-After`: nothing was committed for this request, so it should come again."""
+    """503 with `Retry-After`: not stored (yet), so the sender should send it again."""
     answer = error(503, message)
     answer.headers["Retry-After"] = str(RETRY_AFTER)
     return answer
