@@ -11,11 +11,22 @@ from starlette.responses import JSONResponse
 log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
+ANSWER_WITHIN = 5.0
+"""Seconds a webhook waits for its write before answering 503: a locked database never holds
+the sender's request open."""
+RETRY_AFTER = 5
 
 
 def error(status: int, message: str, **extra: object) -> JSONResponse:
     """A JSON error answer; never echoes the request."""
     return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def busy(message: str) -> JSONResponse:
+    """503 with `Retry-After`: not stored (yet), so the sender should send it again."""
+    answer = error(503, message)
+    answer.headers["Retry-After"] = str(RETRY_AFTER)
+    return answer
 
 
 def _signature_problem(webhook: Webhook, body: bytes, request: Request) -> str | None:

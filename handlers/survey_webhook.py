@@ -10,21 +10,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bot.services.intake import (
-    BadPayload,
-    IntakeWriter,
-    NotJson,
-    Overloaded,
-    parse_survey,
-    to_response_data,
-)
-from handlers.signed import error, read_signed
+from bot.services.intake import IntakeWriter, NotYetStored, Overloaded, to_response_data
+from bot.services.payloads import BadPayload, NotJson, parse_survey
+from handlers.signed import ANSWER_WITHIN, busy, error, read_signed
 
 log = logging.getLogger(__name__)
 
 
-def survey_route(*, secret: str, writer: IntakeWriter) -> Route:
-    """The survey webhook, bound to its secret and the intake writer.
+def survey_route(
+    *, secret: str, writer: IntakeWriter, answer_within: float = ANSWER_WITHIN
+) -> Route:
+    """The survey webhook, bound to its secret and the intake writer; it answers 503 when the
+    commit takes longer than `answer_within` seconds.
 
     A plain Starlette route: the hot path skips FastAPI's dependency and serialisation layers.
     """
@@ -48,13 +45,13 @@ def survey_route(*, secret: str, writer: IntakeWriter) -> Route:
             webhook_id=request.headers.get("webhook-id"),
         )
         try:
-            stored = await writer.store(record)
+            stored = await writer.store(record, timeout=answer_within)
+        except NotYetStored:
+            return busy("the database is slow to answer; retry later")
         except Overloaded:
-            return JSONResponse(
-                {"error": "busy, retry later"}, status_code=503, headers={"Retry-After": "5"}
-            )
+            return busy("busy, retry later")
         except RuntimeError:
-            return error(503, "could not store the response; retry later")
+            return busy("could not store the response; retry later")
         body_out = {
             "response_id": stored.response_id,
             "case_id": stored.case_id,

@@ -32,7 +32,16 @@ def create_db_engine(url: str, **kwargs: Any) -> sa.Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # JIT compilation costs more than it saves on the reports' short aggregate queries.
-        kwargs.setdefault("connect_args", {"options": "-c jit=off"})
+        # A statement waits at most 4 s for a lock and runs at most 60 s, so a held lock
+        # turns into an error the caller can answer instead of a request held open; an
+        # unreachable server is given up after 10 s.
+        kwargs.setdefault(
+            "connect_args",
+            {
+                "options": "-c jit=off -c lock_timeout=4s -c statement_timeout=60s",
+                "connect_timeout": 10,
+            },
+        )
         kwargs.setdefault("pool_pre_ping", True)
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 10)

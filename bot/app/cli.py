@@ -6,17 +6,72 @@ import argparse
 import contextlib
 import gc
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+import sqlalchemy as sa
 
 from bot.config.rules import Rules, RulesError, load_rules, rules_to_toml
 from bot.config.settings import Settings, SettingsError, load_settings
 
 
+class CommandError(Exception):
+    """A command cannot go on; the message is for the user, one problem per line."""
+
+
 def _fail(message: str) -> int:
-    print(f"nps-bot: {message}", file=sys.stderr)
+    """Print each line of `message` as its own `nps-bot: ` line; the exit status for errors."""
+    for line in message.splitlines() or [""]:
+        print(f"nps-bot: {line}", file=sys.stderr)
     return 2
+
+
+def _database_problem(exc: sa.exc.SQLAlchemyError, backend: str) -> str:
+    """One line on a failed database call: the backend and the kind of error, never the URL."""
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return f"DATABASE_URL: lost the connection to the {backend} database"
+    cause = getattr(exc, "orig", None) or exc
+    return f"DATABASE_URL: the {backend} database failed ({type(cause).__name__})"
+
+
+def _configured_backend() -> str:
+    """The configured database's backend, for an error line; never its URL."""
+    try:
+        return load_settings().database_backend
+    except (SettingsError, OSError, UnicodeDecodeError):
+        return "configured"
+
+
+@contextlib.contextmanager
+def _database(settings: Settings, *, migrated: bool) -> Iterator[sa.Engine]:
+    """An engine that answers (and is migrated, when asked); its failures become one line."""
+    from alembic.util import CommandError as AlembicError
+
+    from storage.db import create_db_engine, pending_migrations, ping
+
+    backend = settings.database_backend
+    try:
+        engine = create_db_engine(settings.database_url)
+    except OSError as exc:
+        raise CommandError(
+            f"DATABASE_URL: cannot create the {backend} database at {exc.filename} "
+            f"({exc.strerror or type(exc).__name__})"
+        ) from None
+    try:
+        if not ping(engine):
+            raise CommandError(f"DATABASE_URL: cannot connect to the {backend} database")
+        if migrated and pending_migrations(engine):
+            raise CommandError(
+                f"DATABASE_URL: the {backend} database schema is behind; run `nps-bot migrate`"
+            )
+        yield engine
+    except sa.exc.SQLAlchemyError as exc:
+        raise CommandError(_database_problem(exc, backend)) from None
+    except AlembicError as exc:
+        raise CommandError(f"DATABASE_URL: {str(exc).splitlines()[0]}") from None
+    finally:
+        engine.dispose()
 
 
 def _load(*, serving: bool) -> tuple[Settings, Rules]:
@@ -58,18 +113,24 @@ def _prepare_database(engine: Any, *, migrate: bool) -> None:
     from storage.db import migrate as run_migrations
     from storage.db import pending_migrations, ping
 
+    backend = engine.dialect.name
     if not ping(engine):
-        raise SettingsError("DATABASE_URL: cannot connect to the database")
+        raise SettingsError(f"DATABASE_URL: cannot connect to the {backend} database")
     if migrate:
         try:
             run_migrations(engine)
         except Exception as exc:
             raise SettingsError(f"DATABASE_URL: migration failed ({type(exc).__name__})") from exc
     elif pending_migrations(engine):
-        raise SettingsError("DATABASE_URL: schema is behind; run `nps-bot migrate`")
+        raise SettingsError(
+            f"DATABASE_URL: the {backend} database schema is behind; run `nps-bot migrate`"
+        )
 
 
 def check_config(args: argparse.Namespace) -> int:
+    """Print the effective rules; refuse them if a script template does not render."""
+    from bot.app.template_check import template_problems
+
     path = args.file
     if path is None:
         settings = load_settings()
@@ -80,6 +141,9 @@ def check_config(args: argparse.Namespace) -> int:
     print(rules_to_toml(rules), end="")
     for warning in _warnings(rules):
         print(f"# warning: {warning}", file=sys.stderr)
+    problems = template_problems(rules.templates_dir)
+    if problems:
+        raise CommandError("\n".join(problems))
     return 0
 
 
@@ -94,10 +158,11 @@ def _warnings(rules: Rules) -> list[str]:
 
 
 def migrate_cmd(args: argparse.Namespace) -> int:
-    from storage.db import create_db_engine, migrate
+    from storage.db import migrate
 
     settings = load_settings()
-    migrate(create_db_engine(settings.database_url))
+    with _database(settings, migrated=False) as engine:
+        migrate(engine)
     print(f"database migrated ({settings.database_backend})")
     return 0
 
@@ -115,18 +180,30 @@ def _progress(total: int) -> Callable[[int], None]:
     return show
 
 
+def _text_lines(path: Path, shown: str) -> Iterator[str]:
+    """The file's lines as text, endings kept; a line that is not UTF-8 stops with its number."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise CommandError(
+                    f"{shown}:{number}: not UTF-8 text; save the file as CSV UTF-8 "
+                    "(Excel: Save As > CSV UTF-8)"
+                ) from None
+
+
 def import_cmd(args: argparse.Namespace) -> int:
     """Validate every line first; import nothing unless the whole file is clean."""
     from datetime import UTC, datetime
 
-    from storage.db import create_db_engine, migrate
+    from storage.db import migrate
     from storage.reports import CsvError, import_account_events, parse_account_csv
 
     path = Path(args.file)
     if not path.is_file():
         return _fail(f"{args.file}: no such file")
-    with path.open(newline="", encoding="utf-8-sig") as lines:
-        parsed = list(parse_account_csv(lines))
+    parsed = list(parse_account_csv(_text_lines(path, args.file)))
     errors = [row for row in parsed if isinstance(row, CsvError)]
     if errors:
         for problem in errors[:50]:
@@ -134,36 +211,47 @@ def import_cmd(args: argparse.Namespace) -> int:
         more = " (first 50 shown)" if len(errors) > 50 else ""
         return _fail(f"{len(errors)} bad line(s){more}; nothing imported")
     rows = [row for row in parsed if not isinstance(row, CsvError)]
-    settings = load_settings()
-    engine = create_db_engine(settings.database_url)
-    migrate(engine)
-    result = import_account_events(
-        engine, rows, now=datetime.now(UTC), progress=_progress(len(rows))
-    )
+    with _database(load_settings(), migrated=False) as engine:
+        migrate(engine)
+        result = import_account_events(
+            engine, rows, now=datetime.now(UTC), progress=_progress(len(rows))
+        )
     print(f"{result.read} events read: {result.created} new, {result.duplicates} already known")
     return 0
 
 
-def export_cmd(args: argparse.Namespace) -> int:
-    """Every case as CSV for BI tools; no comments, emails or phone numbers."""
+def _write_csv(out: IO[str], columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> int:
+    """Write a header and the rows; how many rows were written."""
     import csv
 
-    from storage.db import create_db_engine
+    writer = csv.DictWriter(out, fieldnames=list(columns))
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    return count
+
+
+def export_cmd(args: argparse.Namespace) -> int:
+    """Every case as CSV for BI tools; no comments, emails or phone numbers."""
     from storage.reports import EXPORT_COLUMNS, export_cases
 
-    engine = create_db_engine(load_settings().database_url)
-    with contextlib.ExitStack() as stack:
-        out = (
-            sys.stdout
-            if args.file == "-"
-            else stack.enter_context(open(args.file, "w", newline="", encoding="utf-8"))
-        )
-        writer = csv.DictWriter(out, fieldnames=list(EXPORT_COLUMNS))
-        writer.writeheader()
-        count = 0
-        for row in export_cases(engine):
-            writer.writerow(row)
-            count += 1
+    with _database(load_settings(), migrated=True) as engine:
+        if args.file == "-":
+            count = _write_csv(sys.stdout, EXPORT_COLUMNS, export_cases(engine))
+        else:
+            target = Path(args.file)
+            try:
+                out = target.open("w", newline="", encoding="utf-8")
+            except OSError as exc:
+                raise CommandError(f"{args.file}: cannot write ({exc.strerror})") from None
+            try:
+                with out:
+                    count = _write_csv(out, EXPORT_COLUMNS, export_cases(engine))
+            except BaseException:
+                target.unlink(missing_ok=True)  # no half-written export left behind
+                raise
     print(f"{count} cases exported", file=sys.stderr)
     return 0
 
@@ -195,10 +283,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.func(args)
-    except (SettingsError, RulesError) as exc:
-        for line in str(exc).splitlines():
-            _fail(line)
-        return 2
+    except (SettingsError, RulesError, CommandError) as exc:
+        return _fail(str(exc))
+    except sa.exc.SQLAlchemyError as exc:
+        return _fail(_database_problem(exc, _configured_backend()))
+    except UnicodeDecodeError as exc:
+        return _fail(f"a file is not UTF-8 text (byte {exc.start}); save it as UTF-8")
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(f"{where}{exc.strerror or type(exc).__name__}")
     except KeyboardInterrupt:
         return 130
 

@@ -204,7 +204,9 @@ def create_app(services: Services, *, run_migrations: bool = True) -> IntakeFast
         account_route(secret=services.settings.survey_webhook_secret or "", engine=services.engine)
     )
     if not services.settings.socket_mode:
-        app.include_router(slack_router(services.bolt))
+        app.include_router(
+            slack_router(services.bolt, signing_secret=services.settings.slack_signing_secret or "")
+        )
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

@@ -1,5 +1,5 @@
-"""Survey intake: the payload's schema, the routing decision, and the single writer that commits
-accepted responses in groups before anyone is told they were accepted."""
+"""Survey intake: the routing decision, and the single writer that commits accepted responses in
+groups before anyone is told they were accepted."""
 
 from __future__ import annotations
 
@@ -13,140 +13,31 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Annotated, Any, Literal, TypeVar
+from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictInt,
-    StringConstraints,
-    ValidationError,
-    field_validator,
-)
 
 from bot.config.rules import Rules
 from bot.delivery.destinations import Destinations
 from bot.domain.calendar import Calendar
-from bot.domain.patterns import EMAIL, is_person, is_user_id
+from bot.domain.patterns import is_user_id
 from bot.domain.policy import Matchers, is_top_revenue, plan_case, top_revenue_threshold
 from bot.domain.vocabulary import SEGMENT_PRIORITY, StepKind
+from bot.services.payloads import SurveyIn, parse_survey
 from storage import intake as store
 from storage.db import begin_immediate
 
+__all__ = [
+    "IntakeWriter",
+    "NotYetStored",
+    "Overloaded",
+    "Router",
+    "parse_survey",  # the survey webhook's parser, where the intake's callers have found it
+    "to_response_data",
+]
+
 log = logging.getLogger(__name__)
-
-
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-_Model = TypeVar("_Model", bound=_In)
-
-
-class CustomerIn(_In):
-    id: Id
-    name: Name
-    email: (
-        Annotated[str, StringConstraints(strip_whitespace=True, pattern=EMAIL.pattern)] | None
-    ) = None
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
-
-
-class AccountIn(_In):
-    id: Id
-    name: Name
-    arr: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    owner: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)] | None = None
-    plan: Short | None = None
-    renewal_date: date | None = None
-
-    @field_validator("owner")
-    @classmethod
-    def _owner_is_person(cls, value: str | None) -> str | None:
-        if value and not is_person(value):
-            raise ValueError("must be an email address or a Slack user id (U...)")
-        return value or None
-
-
-class TouchpointIn(_In):
-    at: AwareDatetime
-    kind: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-    summary: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] = ""
-
-
-class SurveyIn(_In):
-    """The body of `POST /webhooks/survey`."""
-
-    response_id: Id
-    score: Annotated[StrictInt, Field(ge=0, le=10)]
-    comment: Annotated[str, StringConstraints(max_length=20_000)] | None = None
-    submitted_at: AwareDatetime | None = None
-    survey: Short | None = None
-    customer: CustomerIn
-    account: AccountIn
-    touchpoints: Annotated[list[TouchpointIn], Field(max_length=50)] = []
-    resurvey_of: Id | None = None
-
-
-class AccountEventIn(_In):
-    """The body of `POST /webhooks/account`: an account churned or renewed."""
-
-    account_id: Id
-    event: Literal["churned", "renewed"]
-    at: AwareDatetime
-    arr: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-
-
-@dataclass(frozen=True)
-class FieldError:
-    field: str
-    message: str
-
-
-class BadPayload(ValueError):
-    """The body is JSON but not a valid survey response; every bad field is named."""
-
-    def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__(f"{len(errors)} invalid field(s)")
-        self.errors = errors
-
-
-class NotJson(ValueError):
-    """The body is not a JSON object."""
-
-
-def parse_survey(body: bytes) -> SurveyIn:
-    """Validate a survey response; raise NotJson or BadPayload, never echoing the input."""
-    return _parse(SurveyIn, body)
-
-
-def parse_account_event(body: bytes) -> AccountEventIn:
-    """Validate an account event; raise NotJson or BadPayload, never echoing the input."""
-    return _parse(AccountEventIn, body)
-
-
-def _parse(model: type[_Model], body: bytes) -> _Model:
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        errors = exc.errors(include_input=False, include_url=False)
-        if any(e["type"] == "json_invalid" for e in errors):
-            raise NotJson("body is not valid JSON") from None
-        if any(e["type"] == "model_type" and not e["loc"] for e in errors):
-            raise NotJson("body must be a JSON object") from None
-        fields = [
-            FieldError(".".join(str(p) for p in e["loc"]) or "(body)", e["msg"]) for e in errors
-        ]
-        raise BadPayload(fields) from None
 
 
 def to_response_data(
@@ -233,8 +124,21 @@ class Router:
         )
 
 
+def _log_failure(response_id: str, exc: Exception) -> None:
+    """Log a failed write by id and error class: a database error's text carries the values."""
+    if isinstance(exc, sa.exc.SQLAlchemyError):
+        cause = type(getattr(exc, "orig", None) or exc).__name__
+        log.error("intake.write_failed response_id=%s error=%s", response_id, cause)
+    else:
+        log.exception("intake.write_failed response_id=%s", response_id)
+
+
 class Overloaded(RuntimeError):
     """The intake queue is full; the sender should retry later."""
+
+
+class NotYetStored(Overloaded):
+    """The response is queued but was not committed in time; a retry finds it once it is."""
 
 
 @dataclass
@@ -301,12 +205,18 @@ class IntakeWriter:
         self._put(job)
         return job.future  # type: ignore[return-value]
 
-    async def store(self, response: store.ResponseData) -> store.Stored:
-        """Queue a response and wait until it is committed."""
+    async def store(
+        self, response: store.ResponseData, *, timeout: float | None = None
+    ) -> store.Stored:
+        """Queue a response and wait for its commit; past `timeout` s raise NotYetStored."""
         loop = asyncio.get_running_loop()
         job = _Job(response, loop.create_future(), loop)
         self._put(job)
-        return await job.future
+        try:
+            return await asyncio.wait_for(job.future, timeout)
+        except TimeoutError:
+            log.warning("intake.slow response_id=%s waited=%ss", response.response_id, timeout)
+            raise NotYetStored("the response was not committed in time") from None
 
     def _put(self, job: _Job) -> None:
         try:
@@ -352,9 +262,9 @@ class IntakeWriter:
         """Write a batch; if it fails, write its jobs one by one so one bad job fails alone."""
         try:
             results = self._write_with_retry([job.response for job in batch])
-        except Exception:
+        except Exception as exc:
             if len(batch) == 1:
-                log.exception("intake.write_failed response_id=%s", batch[0].response.response_id)
+                _log_failure(batch[0].response.response_id, exc)
                 error = RuntimeError("could not store the response")
                 self._deliver([(batch[0], None, error)])
                 return
