@@ -6,11 +6,10 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC
 from typing import Annotated, Any
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -22,16 +21,13 @@ from pydantic import (
 )
 
 from bot.domain.patterns import EMAIL, is_person
+from bot.services.payloads import Day, Id, Instant, Kind, Name, Short, Summary
 from storage.accounts import AccountRecord
 from storage.touchpoints import TouchpointRecord
 
 MAX_RECORDS = 1000
 ACCOUNT_COLUMNS = ("account_id", "name", "arr", "plan", "renewal_date", "owner", "domains")
-EARLIEST, LATEST = 2000, 2100
 
-Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Email = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=EMAIL.pattern)
 ]
@@ -58,12 +54,6 @@ class NotJsonArray(ValueError):
     """The body is not a JSON array."""
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
 class _Record(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -75,21 +65,9 @@ class AccountIn(_Record):
     name: Name
     arr: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     plan: Short | None = None
-    renewal_date: date | None = None
+    renewal_date: Day | None = None
     owner: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)] | None = None
     domains: tuple[str, ...] = ()
-
-    @field_validator("account_id", "name", "plan")
-    @classmethod
-    def _text(cls, value: str | None) -> str | None:
-        return _no_nul(value) if value is not None else None
-
-    @field_validator("renewal_date")
-    @classmethod
-    def _sane_date(cls, value: date | None) -> date | None:
-        if value is not None and not EARLIEST <= value.year <= LATEST:
-            raise ValueError(f"must be a date between {EARLIEST} and {LATEST}")
-        return value
 
     @field_validator("owner")
     @classmethod
@@ -130,22 +108,9 @@ class TouchpointFeedIn(_Record):
 
     account_id: Id | None = None
     email: Email | None = None
-    at: AwareDatetime
-    kind: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-    summary: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1000)] = ""
-
-    @field_validator("at")
-    @classmethod
-    def _sane_instant(cls, value: datetime) -> datetime:
-        # The local year first: converting year 9999 or year 1 to UTC can overflow.
-        if not EARLIEST <= value.year <= LATEST:
-            raise ValueError(f"must be a time between {EARLIEST} and {LATEST}")
-        return value.astimezone(UTC)
-
-    @field_validator("summary", "kind")
-    @classmethod
-    def _strip_nul(cls, value: str) -> str:
-        return value.replace("\x00", "")
+    at: Instant
+    kind: Kind
+    summary: Summary = ""
 
     @model_validator(mode="after")
     def _someone(self) -> TouchpointFeedIn:
@@ -155,7 +120,9 @@ class TouchpointFeedIn(_Record):
 
     def record(self) -> TouchpointRecord:
         """The storage record."""
-        return TouchpointRecord(self.at, self.kind, self.summary, self.account_id, self.email)
+        return TouchpointRecord(
+            self.at.astimezone(UTC), self.kind, self.summary, self.account_id, self.email
+        )
 
 
 _ACCOUNTS = TypeAdapter(Annotated[list[AccountIn], Field(max_length=MAX_RECORDS)])

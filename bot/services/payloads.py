@@ -113,16 +113,20 @@ class AccountIn(_In):
         return value or None
 
 
+Kind = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
+    BeforeValidator(_strip_nul),
+]
+Summary = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=1000), BeforeValidator(_strip_nul)
+]
+
+
 class TouchpointIn(_In):
     at: Instant
-    kind: Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=50),
-        BeforeValidator(_strip_nul),
-    ]
-    summary: Annotated[
-        str, StringConstraints(strip_whitespace=True, max_length=1000), BeforeValidator(_strip_nul)
-    ] = ""
+    kind: Kind
+    summary: Summary = ""
 
 
 def _latest(touchpoints: list[TouchpointIn]) -> list[TouchpointIn]:
