@@ -34,6 +34,8 @@ class Settings:
     host: str
     port: int
     log_level: str
+    log_format: str = "text"
+    metrics_token: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -126,6 +128,9 @@ def load_settings(
     log_level = (get("LOG_LEVEL") or "info").lower()
     if log_level not in {"debug", "info", "warning", "error"}:
         raise SettingsError("LOG_LEVEL: must be debug, info, warning or error")
+    log_format = (get("LOG_FORMAT") or "text").lower()
+    if log_format not in {"text", "json"}:
+        raise SettingsError("LOG_FORMAT: must be text or json")
     return Settings(
         slack_bot_token=_check_prefix("SLACK_BOT_TOKEN", get("SLACK_BOT_TOKEN"), "xoxb-"),
         slack_signing_secret=get("SLACK_SIGNING_SECRET"),
@@ -139,4 +144,6 @@ def load_settings(
         host=get("HOST") or "127.0.0.1",
         port=_check_port(get("PORT") or "3000"),
         log_level=log_level,
+        log_format=log_format,
+        metrics_token=get("METRICS_TOKEN"),
     )
