@@ -17,8 +17,8 @@ RUN /opt/nps-bot/bin/pip install .
 
 # --- run: the virtualenv on a clean base, as a user without privileges ----------------------
 FROM ${PYTHON_IMAGE}
-RUN groupadd --system --gid 10001 nps-bot \
-    && useradd --system --uid 10001 --gid 10001 --home-dir /app --create-home nps-bot
+RUN groupadd --gid 10001 nps-bot \
+    && useradd --uid 10001 --gid 10001 --home-dir /app --create-home --shell /usr/sbin/nologin nps-bot
 COPY --from=build /opt/nps-bot /opt/nps-bot
 ENV PATH=/opt/nps-bot/bin:$PATH \
     PYTHONUNBUFFERED=1 \
