@@ -129,8 +129,6 @@ for _kind in DeliveryKind:
         DELIVERIES.labels(_kind.value, _outcome)
 for _method in ("chat.postMessage", "chat.update"):
     SLACK_RATELIMITED.labels(_method)
-for _source in SOURCES.values():
-    REQUEST_SECONDS.labels(_source)
 
 
 # --- hooks for the modules that do the work ----------------------------------------------
@@ -243,6 +241,9 @@ class RequestMetrics:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.state = getattr(app, "state", None)
+        # Label lookups take a lock each; the intake path keeps the series it has used.
+        self._timers = {source: REQUEST_SECONDS.labels(source) for source in SOURCES.values()}
+        self._counters: dict[tuple[str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         source = SOURCES.get(scope["path"]) if scope["type"] == "http" else None
@@ -261,8 +262,11 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, observed)
         finally:
-            REQUESTS.labels(source, str(code)).inc()
-            REQUEST_SECONDS.labels(source).observe(time.perf_counter() - started)
+            self._timers[source].observe(time.perf_counter() - started)
+            counter = self._counters.get((source, code))
+            if counter is None:
+                counter = self._counters[source, code] = REQUESTS.labels(source, str(code))
+            counter.inc()
 
 
 # --- gauges read from the database at scrape time -----------------------------------------
@@ -272,7 +276,7 @@ OPEN = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value, OutboxStatus.FAI
 
 
 def _age(now: datetime, then: datetime | None) -> float:
-    return max(0.0, (now - then).total_seconds()) if then is not None else 0.0
+    return max(0.0, (now - then).total_seconds()) if then else 0.0
 
 
 class DatabaseGauges:
@@ -342,8 +346,7 @@ def _outbox_families(rows: list[Any], now: datetime) -> Iterator[Metric]:
         labels=["kind"],
     )
     found = {(row[0], row[1]): row for row in rows}
-    kinds = sorted({k.value for k in DeliveryKind} | {row[1] for row in rows})
-    for kind in kinds:
+    for kind in sorted({k.value for k in DeliveryKind} | {row[1] for row in rows}):
         for status in OPEN:
             row = found.get((status, kind))
             depth.add_metric([status, kind], row[2] if row else 0)
