@@ -162,3 +162,12 @@ def test_serve_logs_json_uvicorn_included(db_url: str, fake_slack: FakeSlack, tm
     assert {"bot.started", "outbox.sent", "bot.stopped"} <= {line["event"] for line in lines}
     for secret in (*PERSONAL, *SECRETS):
         assert secret not in text
+
+
+def test_log_format_is_text_unless_told_and_checked():
+    from bot.config.settings import SettingsError, load_settings
+
+    assert load_settings({}, env_file=None).log_format == "text"
+    assert load_settings({"LOG_FORMAT": "JSON"}, env_file=None).log_format == "json"
+    with pytest.raises(SettingsError, match=r"^LOG_FORMAT: must be text or json$"):
+        load_settings({"LOG_FORMAT": "xml"}, env_file=None)
