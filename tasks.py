@@ -2,13 +2,17 @@
 """Set up and run nps-bot with nothing but Python 3.11+: `python3 tasks.py serve|test|bench`.
 
 Creates `.venv` on first use (and again whenever pyproject.toml changes), installs the project
-with its test tools, then runs the command inside it. Standard library only.
+with its test tools, then runs the command inside it. `python3 tasks.py nps-bot ARGS` runs any
+`nps-bot` command; `serve` and `nps-bot` become that process, so stopping this one stops the bot.
+Standard library only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
@@ -22,6 +26,10 @@ STAMP = VENV / ".installed"
 
 def _python() -> Path:
     return BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def _nps_bot() -> str:
+    return str(BIN / ("nps-bot.exe" if os.name == "nt" else "nps-bot"))
 
 
 def ensure_venv() -> None:
@@ -41,6 +49,36 @@ def ensure_venv() -> None:
 
 def run(*args: str) -> int:
     return subprocess.run([str(a) for a in args], cwd=ROOT).returncode
+
+
+def hand_over(argv: list[str]) -> int:
+    """Run `argv` in this process's place, so that its signals and exit code are the command's.
+
+    On POSIX the process becomes the command (`os.execv`): the PID a shell, a supervisor or
+    `kill` holds is the bot's own. Elsewhere the command runs as a child that is passed every
+    stop signal this process gets.
+    """
+    os.chdir(ROOT)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "posix":
+        os.execv(argv[0], argv)
+    return forward_signals(argv)
+
+
+def forward_signals(argv: list[str]) -> int:
+    """Run `argv` as a child, pass it SIGINT, SIGTERM and SIGHUP, and return its exit code."""
+    child = subprocess.Popen(argv, cwd=ROOT)
+
+    def relay(signum: int, _frame: object) -> None:
+        # The child may be gone already, or the platform cannot send this signal.
+        with contextlib.suppress(OSError, ValueError):
+            child.send_signal(signum)
+
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), relay)
+    return child.wait()
 
 
 def test(extra: list[str]) -> int:
@@ -69,8 +107,8 @@ def main() -> int:
     if command == "bench":
         return run(_python(), "-m", "bench.intake", *extra)
     if command == "serve":
-        return run(BIN / "nps-bot", "serve", *extra)
-    return run(BIN / "nps-bot", *extra)
+        return hand_over([_nps_bot(), "serve", *extra])
+    return hand_over([_nps_bot(), *extra])
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ def serve(args: argparse.Namespace) -> int:
     from bot.app.server import build_services, create_app
 
     settings, rules = _load(serving=True)
-    configure(settings.log_level)
+    configure(settings.log_level, settings.log_format)
     services = build_services(settings, rules)
     _prepare_database(services.engine, migrate=not args.no_migrate)
     app = create_app(services, run_migrations=False)
@@ -101,6 +101,8 @@ def serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
+        # uvicorn's own lines go through the bot's handler: one format, text or JSON.
+        log_config=None,
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=10,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+from datetime import UTC, datetime
+from typing import Any
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
@@ -34,7 +38,7 @@ class WithholdRequestBodies(logging.Filter):
         return True
 
 
-def configure(level: str) -> None:
+def configure(level: str, log_format: str = "text") -> None:
     """Log lines to standard error at `level`, with request bodies withheld on every handler."""
     logging.basicConfig(level=level.upper(), format=FORMAT, force=True)
     for handler in logging.getLogger().handlers:
@@ -44,3 +48,52 @@ def configure(level: str) -> None:
     logging.getLogger("slack_bolt").setLevel(max(logging.INFO, logging.getLevelName(level.upper())))
     # The scheduler would log every tick of the timer job; its failures still show.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    if log_format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
+
+
+# --- LOG_FORMAT=json ----------------------------------------------------------------------
+
+# A message that starts with a dotted lower-case word names its event: "outbox.sent id=4 ...".
+_EVENT = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+")
+_FIELD = re.compile(r"(?:^|\s)([a-z][a-z0-9_]*)=('[^']*'|\"[^\"]*\"|\[[^\]]*\]|[^\s]+)")
+_RESERVED = frozenset({"ts", "level", "logger", "event", "msg", "exc_type", "exc"})
+
+
+def _value(raw: str) -> Any:
+    """A logged `key=value` value: whole numbers as numbers, quotes taken off, the rest text."""
+    if raw[:1] in "'\"" and raw[-1:] == raw[:1] and len(raw) > 1:
+        return raw[1:-1]
+    raw = raw.rstrip(",)")
+    if re.fullmatch(r"-?\d{1,15}", raw):
+        return int(raw)
+    return raw
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, event, msg, and the message's key=value ids.
+
+    It adds nothing to what the message itself says, so a line holds no more than its text form.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        first = message.split(" ", 1)[0]
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": first if _EVENT.fullmatch(first) else None,
+            "msg": message,
+        }
+        if line["event"]:
+            for key, raw in _FIELD.findall(message):
+                if key not in _RESERVED:
+                    line.setdefault(key, _value(raw))
+        if record.exc_info:
+            line["exc_type"] = record.exc_info[0].__name__ if record.exc_info[0] else None
+            line["exc"] = self.formatException(record.exc_info)
+        elif record.stack_info:
+            line["exc"] = self.formatStack(record.stack_info)
+        return json.dumps(line, ensure_ascii=False, default=str)

@@ -22,6 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from bot.app import metrics
+from bot.app.openapi import describe_webhooks
 from bot.config.rules import Rules
 from bot.config.settings import Settings
 from bot.delivery.outbox import OutboxWorker
@@ -75,6 +77,7 @@ class Services:
             coalesce=True,
             next_run_time=datetime.now(UTC),
         )
+        metrics.watch_scheduler(self.scheduler)
         self.scheduler.start()
         if self.settings.socket_mode:
             self.socket_mode = SocketModeHandler(self.bolt, self.settings.slack_app_token)
@@ -83,7 +86,8 @@ class Services:
 
     def _tick(self) -> None:
         try:
-            self.timers.tick()
+            with metrics.timer_sweep():
+                self.timers.tick()
         except Exception:
             log.exception("timers.tick_failed")
         self.outbox.wake()
@@ -135,6 +139,9 @@ def build_services(settings: Settings, rules: Rules) -> Services:
     outbox_client = make_client(
         settings.slack_bot_token, settings.slack_api_url, rate_limit_retries=0
     )
+    metrics.watch_slack(client)
+    metrics.watch_slack(outbox_client)
+    metrics.watch_database(engine)
     directory = UserDirectory(client, DirectoryCache(engine))
     workspace = Workspace(client)
     outbox = OutboxWorker(
@@ -183,7 +190,7 @@ def build_services(settings: Settings, rules: Rules) -> Services:
     )
 
 
-def create_app(services: Services, *, run_migrations: bool = True) -> IntakeFastPath:
+def create_app(services: Services, *, run_migrations: bool = True) -> metrics.RequestMetrics:
     """The ASGI app; starting it starts the writer, the outbox and the scheduler."""
 
     @asynccontextmanager
@@ -194,7 +201,7 @@ def create_app(services: Services, *, run_migrations: bool = True) -> IntakeFast
         finally:
             await run_in_threadpool(services.stop)
 
-    app = FastAPI(title="nps-bot", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="nps-bot", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.services = services
     intake = survey_route(
         secret=services.settings.survey_webhook_secret or "", writer=services.writer
@@ -207,6 +214,9 @@ def create_app(services: Services, *, run_migrations: bool = True) -> IntakeFast
         app.include_router(
             slack_router(services.bolt, signing_secret=services.settings.slack_signing_secret or "")
         )
+    scrape = metrics.registry_for(services.engine, services.timers.oldest_overdue)
+    app.include_router(metrics.router(scrape, token=services.settings.metrics_token))
+    describe_webhooks(app)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -230,7 +240,7 @@ def create_app(services: Services, *, run_migrations: bool = True) -> IntakeFast
             }
         )
 
-    return IntakeFastPath(app, intake)
+    return metrics.RequestMetrics(IntakeFastPath(app, intake))
 
 
 class IntakeFastPath:

@@ -44,6 +44,8 @@ class Settings:
     host: str
     port: int
     log_level: str
+    log_format: str = "text"
+    metrics_token: str | None = None
 
     def __repr__(self) -> str:
         return (
@@ -132,6 +134,13 @@ def _log_level(value: str | None) -> str:
     return level
 
 
+def _log_format(value: str | None) -> str:
+    form = (value or "text").lower()
+    if form not in {"text", "json"}:
+        raise _Malformed("must be text or json")
+    return form
+
+
 def _rules_path(value: str | None) -> Path | None:
     if value:
         path = Path(value)
@@ -178,6 +187,8 @@ def load_settings(
         host=setting("HOST") or "127.0.0.1",
         port=setting("PORT", _port),
         log_level=setting("LOG_LEVEL", _log_level),
+        log_format=setting("LOG_FORMAT", _log_format),
+        metrics_token=setting("METRICS_TOKEN"),
     )
     if problems:
         raise SettingsError(*problems)
