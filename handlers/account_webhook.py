@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from bot.services.intake import BadPayload, NotJson, parse_account_event
 from handlers.signed import error, read_signed
-from storage.reports import record_account_event
+from storage.account_events import record_account_event
 
 log = logging.getLogger(__name__)
 

@@ -119,8 +119,9 @@ def import_cmd(args: argparse.Namespace) -> int:
     """Validate every line first; import nothing unless the whole file is clean."""
     from datetime import UTC, datetime
 
+    from bot.services.imports import CsvError, parse_account_csv
+    from storage.account_events import import_account_events
     from storage.db import create_db_engine, migrate
-    from storage.reports import CsvError, import_account_events, parse_account_csv
 
     path = Path(args.file)
     if not path.is_file():
@@ -149,7 +150,7 @@ def export_cmd(args: argparse.Namespace) -> int:
     import csv
 
     from storage.db import create_db_engine
-    from storage.reports import EXPORT_COLUMNS, export_cases
+    from storage.export import EXPORT_COLUMNS, export_cases
 
     engine = create_db_engine(load_settings().database_url)
     with contextlib.ExitStack() as stack:
