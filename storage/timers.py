@@ -25,7 +25,7 @@ from bot.domain.vocabulary import (
     StepKind,
 )
 from storage.activity import insert_activities
-from storage.models import Account, EscalationStep, FollowUpCase, JobRun
+from storage.models import Account, EscalationStep, FollowUpCase
 from storage.outbox import WEBHOOK_CHANNEL
 from storage.outbox_rows import OutboxRow, card_feedback, insert_outbox, outbox_row
 from storage.sql import Bulk, among, skip_locked, writing
@@ -33,7 +33,6 @@ from storage.sql import Bulk, among, skip_locked, writing
 STEP = EscalationStep.__table__
 CASE = FollowUpCase.__table__
 ACCOUNT = Account.__table__
-JOB_RUN = JobRun.__table__
 
 Target = Callable[[str, str | None, str | None], str | None]
 
@@ -94,9 +93,7 @@ def _due_steps(now: datetime, limit: int) -> sa.Select[Any]:
             STEP.c.notify,
             STEP.c.reassign,
             STEP.c.due_at,
-            CASE.c.status,
-            CASE.c.claimed_by,
-            CASE.c.first_contact_at,
+            _acted_on().label("acted"),
             CASE.c.owner_ref,
             CASE.c.owner_user_id,
             CASE.c.card_channel,
@@ -129,12 +126,8 @@ def fire_due_steps(
         preview = conn.execute(due).all()
     if not preview:
         return []
+    targets = {r.id: target(r.notify, r.owner_ref, r.owner_user_id) for r in preview if not r.acted}
     acted = _acted_on()
-    targets = {
-        r.id: target(r.notify, r.owner_ref, r.owner_user_id)
-        for r in preview
-        if not (r.status == CaseStatus.RESOLVED or r.claimed_by or r.first_contact_at)
-    }
     unfired = sa.and_(STEP.c.fired_at.is_(None), STEP.c.cancelled_at.is_(None))
     with writing(engine) as conn:
         mine = due.where(among(conn, STEP.c.id, [r.id for r in preview]))
