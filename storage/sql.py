@@ -1,8 +1,8 @@
 """SQL helpers, and every difference between SQLite and PostgreSQL the queries need.
 
-One way to write: SQLAlchemy Core expressions for reads and single-row changes, `Bulk` for
-multi-row inserts, and every write inside `with writing(engine) as conn:`. No other module
-asks which database it runs on.
+One way to write: SQLAlchemy Core expressions for reads and updates, `Bulk` for inserts, and
+every write inside `with writing(engine) as conn:`. Besides the engine's setup (`storage.db`)
+and the migrations, no other module asks which database it runs on.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 SQLITE_ROWS_PER_INSERT = 500
 
 
-def is_postgres(conn: sa.Connection) -> bool:
+def _postgres(conn: sa.Connection) -> bool:
     """Whether the connection talks to PostgreSQL (else SQLite)."""
     return conn.dialect.name == "postgresql"
 
@@ -137,7 +137,7 @@ def later(column: sa.ColumnElement[datetime], seconds: int) -> sa.ColumnElement[
 
 def among(conn: sa.Connection, column: sa.ColumnElement[int], ids: Sequence[int]) -> Any:
     """`column IN ids`; one array parameter on PostgreSQL instead of a thousand."""
-    if is_postgres(conn):
+    if _postgres(conn):
         return column == sa.any_(sa.bindparam(None, list(ids), type_=postgresql.ARRAY(sa.Integer)))
     return column.in_(ids)
 
@@ -163,7 +163,7 @@ class Bulk:
 
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
-        self.postgres = is_postgres(conn)
+        self.postgres = _postgres(conn)
         self.mark = "%s" if self.postgres else "?"
         self._times: dict[datetime, str] = {}
         self._jsons: dict[int, str] = {}
