@@ -31,9 +31,12 @@ import sqlalchemy as sa
 
 from bot.domain.periods import last_month, parse_period
 from bot.domain.policy import segment_for
-from storage import reports
 from storage.db import create_db_engine, migrate
-from storage.models import UTCDateTime
+from storage.digest import digest_counts, digest_rows
+from storage.export import export_cases
+from storage.kpi import kpi_summary, weekly_series
+from storage.rollup import root_cause_rollup
+from storage.sql import UTCDateTime
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday morning
 TZ = ZoneInfo("Europe/Copenhagen")
@@ -480,12 +483,12 @@ def operations(engine: sa.Engine) -> dict[str, Callable[[], Any]]:
     month = last_month(NOW, TZ)
 
     def digest() -> Any:
-        rows = reports.digest_rows(engine, owners=None, now=NOW)
-        counts = reports.digest_counts(engine, day_start=day_start, day_end=day_end, now=NOW)
+        rows = digest_rows(engine, owners=None, now=NOW)
+        counts = digest_counts(engine, day_start=day_start, day_end=day_end, now=NOW)
         return rows, counts
 
     def kpi(period: Any) -> Callable[[], Any]:
-        return lambda: reports.kpi_summary(
+        return lambda: kpi_summary(
             engine, start=period.start, end=period.end, now=NOW, monthly_cost=25_000
         )
 
@@ -493,12 +496,12 @@ def operations(engine: sa.Engine) -> dict[str, Callable[[], Any]]:
         "digest (rows + counts)": digest,
         "kpi_summary 30 days": kpi(last_30),
         "kpi_summary quarter": kpi(quarter),
-        "root_cause_rollup last month": lambda: reports.root_cause_rollup(
+        "root_cause_rollup last month": lambda: root_cause_rollup(
             engine, start=month.start, end=month.end
         ),
-        "digest_rows one owner": lambda: reports.digest_rows(engine, owners=["U0OWN007"], now=NOW),
-        "weekly_series 12 weeks": lambda: reports.weekly_series(engine, weeks=12, end=NOW),
-        "export_cases (all)": lambda: sum(1 for _ in reports.export_cases(engine)),
+        "digest_rows one owner": lambda: digest_rows(engine, owners=["U0OWN007"], now=NOW),
+        "weekly_series 12 weeks": lambda: weekly_series(engine, weeks=12, end=NOW),
+        "export_cases (all)": lambda: sum(1 for _ in export_cases(engine)),
     }
 
 

@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from bench.intake import DEFAULT_POSTGRES_URL, reset_postgres
 from bot.config.rules import rules_from_mapping
 from bot.services.timers import Timers
-from storage.db import begin_immediate, create_db_engine, migrate
-from storage.intake import Bulk
+from storage.db import create_db_engine, migrate
+from storage.sql import Bulk, begin_immediate
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 CHUNK = 500

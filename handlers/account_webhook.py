@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from bot.services.payloads import AccountEventIn, BadPayload, NotJson, parse_account_event
 from handlers.signed import ANSWER_WITHIN, busy, error, read_signed
-from storage.reports import record_account_event
+from storage.account_events import record_account_event
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,7 @@
-"""The engine, sessions and migrations; SQLite in WAL mode by default, PostgreSQL in production."""
+"""The engine and migrations; SQLite in WAL mode by default, PostgreSQL in production."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Session
+
+# Kept importable from here: writers start their transactions through these names.
+from storage.sql import begin_immediate as begin_immediate
+from storage.sql import writing as writing
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -73,24 +74,6 @@ def create_db_engine(url: str, **kwargs: Any) -> sa.Engine:
         conn.exec_driver_sql(conn.info.pop("begin", "BEGIN"))
 
     return engine
-
-
-def begin_immediate(conn: sa.Connection) -> None:
-    """Ask for the write lock when the next transaction starts (SQLite); no-op elsewhere."""
-    if conn.dialect.name == "sqlite":
-        conn.info["begin"] = "BEGIN IMMEDIATE"
-
-
-@contextmanager
-def session_scope(engine: sa.Engine) -> Iterator[Session]:
-    """One session, committed on success and rolled back on error."""
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
 
 
 def alembic_config(engine: sa.Engine) -> Config:

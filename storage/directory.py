@@ -6,9 +6,8 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from storage.db import begin_immediate
-from storage.intake import Bulk
 from storage.models import SlackUser
+from storage.sql import Bulk, writing
 
 SLACK_USER = SlackUser.__table__
 
@@ -36,8 +35,6 @@ class DirectoryCache:
             " ON CONFLICT (email) DO UPDATE SET user_id = excluded.user_id,"
             " looked_up_at = excluded.looked_up_at"
         )
-        with self.engine.connect() as conn:
-            begin_immediate(conn)
-            with conn.begin():
-                columns = ("email", "user_id", "looked_up_at:t")
-                Bulk(conn).insert("slack_user", columns, [(email, user_id, now)], upsert)
+        with writing(self.engine) as conn:
+            columns = ("email", "user_id", "looked_up_at:t")
+            Bulk(conn).insert("slack_user", columns, [(email, user_id, now)], upsert)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -11,36 +10,21 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.domain.details import ReceivedDetail
-from bot.domain.vocabulary import (
-    SYSTEM_ACTOR,
-    Action,
-    CaseStatus,
-    DeliveryKind,
-    OutboxStatus,
-    StepKind,
-)
-from storage.models import (
-    Account,
-    Activity,
-    Customer,
-    EscalationStep,
-    FollowUpCase,
-    OutboxMessage,
-    SurveyResponse,
-    UTCDateTime,
-)
+from bot.domain.vocabulary import SYSTEM_ACTOR, Action, CaseStatus, DeliveryKind, StepKind
+from storage.activity import ActivityRow, insert_activities
+from storage.models import Account, FollowUpCase
+from storage.outbox_rows import OutboxRow, insert_outbox, outbox_row
+from storage.recoveries import link_recoveries
+from storage.sql import Bulk
 
 ACCOUNT = Account.__table__
-CUSTOMER = Customer.__table__
-RESPONSE = SurveyResponse.__table__
 CASE = FollowUpCase.__table__
-STEP = EscalationStep.__table__
-OUTBOX = OutboxMessage.__table__
-ACTIVITY = Activity.__table__
 
 
 @dataclass(frozen=True)
 class AccountData:
+    """An account as a survey response describes it; None leaves a field as stored."""
+
     id: str
     name: str
     arr: float | None = None
@@ -51,6 +35,8 @@ class AccountData:
 
 @dataclass(frozen=True)
 class CustomerData:
+    """The person who answered, as the survey response describes them."""
+
     id: str
     account_id: str
     name: str
@@ -60,6 +46,8 @@ class CustomerData:
 
 @dataclass(frozen=True)
 class ResponseData:
+    """One survey response to store, with its customer and account."""
+
     response_id: str
     score: int
     customer: CustomerData
@@ -75,7 +63,9 @@ class ResponseData:
 
 @dataclass(frozen=True)
 class StepDraft:
-    kind: str
+    """An escalation step the policy planned: a ladder rung, or an alert sent at once."""
+
+    kind: StepKind
     seq: int
     notify: str
     due_at: datetime
@@ -110,75 +100,6 @@ class Stored:
     segment: str
     created: bool
     channels: tuple[str | None, ...] = ()
-
-
-class Bulk:
-    """Multi-row statements straight to the driver: one round trip and no per-row ORM work.
-
-    The intake writes thousands of small rows a second; one `INSERT ... VALUES (...), (...)`
-    per table keeps the writer's cost per response low. Column names may carry a kind:
-    `name:t` (aware datetime), `name:d` (date) or `name:j` (JSON).
-    """
-
-    def __init__(self, conn: sa.Connection) -> None:
-        self.conn = conn
-        self.postgres = conn.dialect.name == "postgresql"
-        self.mark = "%s" if self.postgres else "?"
-        self._times: dict[datetime, str] = {}
-        self._jsons: dict[int, str] = {}
-
-    def _time(self, value: datetime | None) -> Any:
-        if value is None or self.postgres:
-            return value
-        text = self._times.get(value)
-        if text is None:
-            text = self._times[value] = UTCDateTime.to_sqlite(value)
-        return text
-
-    def _date(self, value: date | None) -> Any:
-        return value if value is None or self.postgres else value.isoformat()
-
-    def _json(self, value: Any) -> str:
-        # The same object (a case's frozen policy, shared per segment) is encoded once; every
-        # row holds its values until the statement runs, so ids cannot be reused meanwhile.
-        text = self._jsons.get(id(value))
-        if text is None:
-            text = self._jsons[id(value)] = json.dumps(value, separators=(",", ":"))
-        return text
-
-    def insert(
-        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], suffix: str = ""
-    ) -> sa.CursorResult[Any]:
-        names, kinds = zip(*(c.partition(":")[::2] for c in columns), strict=True)
-        convert = {"t": self._time, "d": self._date, "j": self._json}
-        converters = [(i, convert[k]) for i, k in enumerate(kinds) if k]
-        params: list[Any] = []
-        for row in rows:
-            values = list(row)
-            for i, fn in converters:
-                values[i] = fn(values[i])
-            params.extend(values)
-        group = "(" + ", ".join([self.mark] * len(names)) + ")"
-        sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES " + ", ".join([group] * len(rows))
-        return self.conn.exec_driver_sql(sql + suffix, tuple(params))
-
-    def copy(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Append plain rows (no conflicts, nothing returned): COPY on PostgreSQL, else INSERT."""
-        if not rows:
-            return
-        if not self.postgres:
-            for start in range(0, len(rows), 500):
-                self.insert(table, columns, rows[start : start + 500])
-            return
-        names, kinds = zip(*(c.partition(":")[::2] for c in columns), strict=True)
-        json_columns = [i for i, kind in enumerate(kinds) if kind == "j"]
-        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:
-            for row in rows:
-                values = list(row)
-                for i in json_columns:
-                    values[i] = self._json(values[i])
-                copy.write_row(values)
 
 
 def _last_by_id(items: Iterable[Any]) -> list[Any]:
@@ -283,20 +204,6 @@ CASE_COLUMNS = (
     "updated_at:t",
 )
 STEP_COLUMNS = ("case_id", "kind", "seq", "notify", "reassign", "reason", "due_at:t", "fired_at:t")
-OUTBOX_COLUMNS = (
-    "dedupe_key",
-    "case_id",
-    "kind",
-    "payload:j",
-    "priority",
-    "arr",
-    "status",
-    "attempts",
-    "next_attempt_at:t",
-    "created_at:t",
-    "channel",
-)
-ACTIVITY_COLUMNS = ("case_id", "at:t", "actor", "action", "detail:j")
 
 
 def insert_responses(
@@ -316,6 +223,40 @@ def insert_responses(
     if not unique:
         return {}
     bulk = Bulk(conn)
+    inserted = _insert_new_responses(bulk, [response for response, _ in unique.values()])
+    new = set(inserted)
+    results = existing_cases(conn, [rid for rid in unique if rid not in new])
+    if not inserted:
+        return results
+    case_ids = _insert_cases(bulk, [unique[rid] for rid in inserted], now=now)
+    steps: list[tuple[Any, ...]] = []
+    outbox: list[OutboxRow] = []
+    activity: list[ActivityRow] = []
+    for rid, case_id in case_ids.items():
+        draft = unique[rid][1]
+        channels = (
+            draft.card_channel,
+            *(s.channel for s in draft.steps if s.kind == StepKind.ALERT),
+        )
+        results[rid] = Stored(rid, case_id, draft.segment, created=True, channels=channels)
+        detail: ReceivedDetail = {
+            "response_id": rid,
+            "segment": draft.segment,
+            "reasons": draft.reasons,
+        }
+        activity.append((case_id, now, SYSTEM_ACTOR, Action.RECEIVED, detail))
+        steps += [_step_row(case_id, step, now=now) for step in draft.steps]
+        outbox += _deliveries(case_id, draft, now=now)
+    if steps:
+        bulk.insert("escalation_step", STEP_COLUMNS, steps)
+    insert_outbox(conn, outbox)
+    insert_activities(conn, activity)
+    link_recoveries(conn, [unique[rid][0] for rid in case_ids], now=now)
+    return results
+
+
+def _insert_new_responses(bulk: Bulk, responses: Sequence[ResponseData]) -> list[str]:
+    """Insert the responses not stored yet; the ids of those this call stored."""
     rows = [
         (
             r.response_id,
@@ -330,180 +271,82 @@ def insert_responses(
             r.touchpoints,
             r.resurvey_of,
         )
-        for r, _ in unique.values()
+        for r in responses
     ]
     suffix = " ON CONFLICT (response_id) DO NOTHING RETURNING response_id"
-    inserted = [row[0] for row in bulk.insert("survey_response", RESPONSE_COLUMNS, rows, suffix)]
-    results = existing_cases(conn, [rid for rid in unique if rid not in set(inserted)])
-    if not inserted:
-        return results
+    return [row[0] for row in bulk.insert("survey_response", RESPONSE_COLUMNS, rows, suffix)]
 
-    case_rows = []
-    for rid in inserted:
-        r, d = unique[rid]
-        case_rows.append(
-            (
-                rid,
-                r.account.id,
-                r.customer.id,
-                d.segment,
-                r.score,
-                CaseStatus.OPEN.value,
-                d.reasons,
-                d.suggest_email_first,
-                r.account.owner,
-                d.owner_user_id,
-                r.received_at,
-                d.contact_due_at,
-                d.resolution_due_at,
-                d.policy,
-                now,
-                now,
-            )
+
+def _insert_cases(
+    bulk: Bulk, items: Sequence[tuple[ResponseData, CaseDraft]], *, now: datetime
+) -> dict[str, int]:
+    """One open case per new response; their ids by response id."""
+    rows = [
+        (
+            r.response_id,
+            r.account.id,
+            r.customer.id,
+            d.segment,
+            r.score,
+            CaseStatus.OPEN.value,
+            d.reasons,
+            d.suggest_email_first,
+            r.account.owner,
+            d.owner_user_id,
+            r.received_at,
+            d.contact_due_at,
+            d.resolution_due_at,
+            d.policy,
+            now,
+            now,
         )
-    returned = bulk.insert("follow_up_case", CASE_COLUMNS, case_rows, " RETURNING id, response_id")
-    case_ids = {response_id: case_id for case_id, response_id in returned}
-
-    steps, outbox, activity = [], [], []
-    for rid, case_id in case_ids.items():
-        r, d = unique[rid]
-        channels = (d.card_channel, *(s.channel for s in d.steps if s.kind == StepKind.ALERT))
-        results[rid] = Stored(rid, case_id, d.segment, created=True, channels=channels)
-        detail: ReceivedDetail = {"response_id": rid, "segment": d.segment, "reasons": d.reasons}
-        activity.append((case_id, now, SYSTEM_ACTOR, Action.RECEIVED, detail))
-        outbox.append(
-            outbox_row(
-                f"card:{case_id}",
-                case_id,
-                DeliveryKind.CARD,
-                {},
-                arr=d.arr,
-                now=now,
-                channel=d.card_channel,
-                priority=d.priority,
-            )
-        )
-        for step in d.steps:
-            immediate = step.kind == StepKind.ALERT
-            steps.append(
-                (
-                    case_id,
-                    step.kind,
-                    step.seq,
-                    step.notify,
-                    step.reassign,
-                    step.reason,
-                    step.due_at,
-                    now if immediate else None,
-                )
-            )
-            if immediate:
-                payload = {"notify": step.notify, "reason": step.reason}
-                key = f"alert:{case_id}:{step.seq}"
-                outbox.append(
-                    outbox_row(
-                        key,
-                        case_id,
-                        DeliveryKind.ALERT,
-                        payload,
-                        arr=d.arr,
-                        now=now,
-                        channel=step.channel,
-                        priority=d.priority,
-                    )
-                )
-    if steps:
-        bulk.insert("escalation_step", STEP_COLUMNS, steps)
-    bulk.insert("outbox", OUTBOX_COLUMNS, outbox)
-    bulk.insert("activity", ACTIVITY_COLUMNS, activity)
-    link_recoveries(conn, [unique[rid][0] for rid in case_ids], now=now)
-    return results
+        for r, d in items
+    ]
+    returned = bulk.insert("follow_up_case", CASE_COLUMNS, rows, " RETURNING id, response_id")
+    return {response_id: case_id for case_id, response_id in returned}
 
 
-def link_recoveries(
-    conn: sa.Connection, responses: Sequence[ResponseData], *, now: datetime
-) -> None:
-    """Link re-survey answers to the resolved case they answer: its recovery score.
-
-    A response names the one it re-surveys (`resurvey_of`); otherwise the same customer's next
-    response after a resolution counts. One query per group finds the candidates.
-    """
-    if not responses:
-        return
-    customers = {r.customer.id for r in responses}
-    named = {r.resurvey_of for r in responses if r.resurvey_of}
-    query = (
-        sa.select(CASE.c.id, CASE.c.response_id, CASE.c.customer_id, CASE.c.resolved_at)
-        .where(
-            CASE.c.recovery_score.is_(None),
-            sa.or_(
-                CASE.c.response_id.in_(named),
-                sa.and_(CASE.c.customer_id.in_(customers), CASE.c.status == CaseStatus.RESOLVED),
-            ),
-        )
-        .order_by(CASE.c.resolved_at.desc())
-    )
-    candidates = conn.execute(query).all()
-    if not candidates:
-        return
-    taken: set[int] = set()
-    for response in sorted(responses, key=lambda r: r.received_at):
-        match = next(
-            (
-                c
-                for c in candidates
-                if c.id not in taken
-                and (
-                    c.response_id == response.resurvey_of
-                    if response.resurvey_of
-                    else c.customer_id == response.customer.id
-                    and c.resolved_at is not None
-                    and c.resolved_at < response.received_at
-                    and c.response_id != response.response_id
-                )
-            ),
-            None,
-        )
-        if match is None:
-            continue
-        taken.add(match.id)
-        conn.execute(
-            sa.update(CASE)
-            .where(CASE.c.id == match.id, CASE.c.recovery_score.is_(None))
-            .values(
-                recovery_score=response.score,
-                recovery_response_id=response.response_id,
-                recovered_at=response.received_at,
-                updated_at=now,
-            )
-        )
-
-
-def outbox_row(
-    key: str,
-    case_id: int,
-    kind: str,
-    payload: dict[str, Any],
-    *,
-    arr: float | None,
-    now: datetime,
-    channel: str | None = None,
-    priority: int = 0,
-) -> tuple[Any, ...]:
-    """A pending outbox row, in `OUTBOX_COLUMNS` order."""
+def _step_row(case_id: int, step: StepDraft, *, now: datetime) -> tuple[Any, ...]:
+    """An escalation step in `STEP_COLUMNS` order; an alert fires as it is stored."""
+    fired_at = now if step.kind == StepKind.ALERT else None
     return (
-        key,
         case_id,
-        kind,
-        payload,
-        priority,
-        arr or 0.0,
-        OutboxStatus.PENDING,
-        0,
-        now,
-        now,
-        channel,
+        step.kind,
+        step.seq,
+        step.notify,
+        step.reassign,
+        step.reason,
+        step.due_at,
+        fired_at,
     )
+
+
+def _deliveries(case_id: int, draft: CaseDraft, *, now: datetime) -> list[OutboxRow]:
+    """The new case's card, then its alerts."""
+    common: dict[str, Any] = {"arr": draft.arr, "now": now, "priority": draft.priority}
+    rows = [
+        outbox_row(
+            f"card:{case_id}",
+            case_id,
+            DeliveryKind.CARD,
+            {},
+            channel=draft.card_channel,
+            **common,
+        )
+    ]
+    for step in draft.steps:
+        if step.kind == StepKind.ALERT:
+            rows.append(
+                outbox_row(
+                    f"alert:{case_id}:{step.seq}",
+                    case_id,
+                    DeliveryKind.ALERT,
+                    {"notify": step.notify, "reason": step.reason},
+                    channel=step.channel,
+                    **common,
+                )
+            )
+    return rows
 
 
 def arr_at_rank(conn: sa.Connection, rank: int) -> float | None:

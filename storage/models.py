@@ -6,50 +6,10 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlmodel import Field, SQLModel
 
 from bot.domain.vocabulary import CaseStatus, OutboxStatus
-
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """Aware UTC datetimes on every backend.
-
-    PostgreSQL stores `timestamptz`; SQLite stores fixed-width ISO text in UTC, which sorts and
-    compares correctly as text and is much cheaper to bind than SQLAlchemy's generic DATETIME.
-    """
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
-        if dialect.name == "sqlite":
-            return dialect.type_descriptor(sa.String(32))
-        return dialect.type_descriptor(sa.DateTime(timezone=True))
-
-    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return self.to_sqlite(value) if dialect.name == "sqlite" else value
-
-    @staticmethod
-    def to_sqlite(value: datetime) -> str:
-        """The text SQLite stores for an aware datetime."""
-        return (
-            value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-        )
-
-    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+from storage.sql import JSONType, UTCDateTime  # the migrations name them from here too
 
 
 def utcnow() -> datetime:

@@ -1,21 +1,19 @@
 """The timers' state changes: each due step, breach, reminder and re-survey is claimed once.
 
-Every sweep claims its work with a compare-and-set `UPDATE ... WHERE <not yet done>` inside one
-transaction, together with the outbox rows it owes, so a step fires exactly once however many
-replicas sweep and however often a sweep is retried. On PostgreSQL, rows another replica is
-working on are skipped (`FOR UPDATE SKIP LOCKED`) instead of waited for.
+Every sweep claims its work through `claim_due`: a compare-and-set `UPDATE ... WHERE <not yet
+done>` inside one transaction, together with the outbox rows it owes, so a step fires exactly
+once however many replicas sweep and however often a sweep is retried. On PostgreSQL, rows
+another replica is working on are skipped (`FOR UPDATE SKIP LOCKED`) instead of waited for.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 
 from bot.domain.details import EscalatedDetail, OverdueDetail
 from bot.domain.vocabulary import (
@@ -26,22 +24,17 @@ from bot.domain.vocabulary import (
     DeliveryKind,
     StepKind,
 )
-from storage.db import begin_immediate
-from storage.intake import ACTIVITY_COLUMNS, OUTBOX_COLUMNS, Bulk, outbox_row
-from storage.models import (
-    Account,
-    Activity,
-    EscalationStep,
-    FollowUpCase,
-    JobRun,
-)
+from storage.activity import insert_activities
+from storage.models import Account, EscalationStep, FollowUpCase
 from storage.outbox import WEBHOOK_CHANNEL
+from storage.outbox_rows import OutboxRow, card_feedback, insert_outbox, outbox_row
+from storage.sql import Bulk, among, skip_locked, writing
 
 STEP = EscalationStep.__table__
 CASE = FollowUpCase.__table__
 ACCOUNT = Account.__table__
-ACTIVITY = Activity.__table__
-JOB_RUN = JobRun.__table__
+
+Target = Callable[[str, str | None, str | None], str | None]
 
 
 @dataclass(frozen=True)
@@ -56,104 +49,51 @@ class Fired:
     late_by: timedelta
 
 
-def _among(conn: sa.Connection, column: sa.Column[Any], ids: Sequence[int]) -> Any:
-    """`column IN ids`; one array parameter on PostgreSQL instead of a thousand."""
-    if conn.dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, list(ids), type_=postgresql.ARRAY(sa.Integer)))
-    return column.in_(ids)
-
-
-def _lock_clause(conn: sa.Connection, query: sa.Select[Any]) -> sa.Select[Any]:
-    if conn.dialect.name == "postgresql":
-        return query.with_for_update(skip_locked=True, of=CASE)
-    return query
-
-
-def _card_feedback(
-    case_id: int, activity_id: int, channel: str | None, arr: float | None, now: datetime
-) -> list[tuple[Any, ...]]:
-    """The card update and the thread line every visible change owes."""
-    common = {"arr": arr, "now": now, "channel": channel, "priority": -1}
-    return [
-        outbox_row(
-            f"update:{case_id}:{activity_id}", case_id, DeliveryKind.CARD_UPDATE, {}, **common
-        ),
-        outbox_row(
-            f"thread:{activity_id}",
-            case_id,
-            DeliveryKind.THREAD,
-            {"activity_id": activity_id},
-            **common,
-        ),
-    ]
-
-
-def _activities(
+def claim_due(
     conn: sa.Connection,
-    rows: Sequence[tuple[Any, ...]],
-    key: Callable[[int, dict[str, Any]], Any],
-) -> dict[Any, int]:
-    """Insert activity rows in bulk; their ids by `key(case_id, detail)`."""
-    if not rows:
-        return {}
-    if conn.dialect.name == "postgresql":
-        # Take the ids from the sequence first, then COPY: the fastest bulk path.
-        ids = (
-            conn.execute(
-                sa.text(
-                    "SELECT nextval(pg_get_serial_sequence('activity', 'id'))"
-                    " FROM generate_series(1, :n)"
-                ),
-                {"n": len(rows)},
-            )
-            .scalars()
-            .all()
-        )
-        Bulk(conn).copy(
-            "activity", ("id", *ACTIVITY_COLUMNS), [(i, *r) for i, r in zip(ids, rows, strict=True)]
-        )
-        return {key(row[0], row[4]): i for i, row in zip(ids, rows, strict=True)}
-    found: dict[Any, int] = {}
-    for start in range(0, len(rows), 500):
-        returned = Bulk(conn).insert(
-            "activity",
-            ACTIVITY_COLUMNS,
-            rows[start : start + 500],
-            " RETURNING id, case_id, detail",
-        )
-        # RETURNING does not promise the rows' order: match each id back by its content.
-        for activity_id, case_id, detail in returned:
-            detail = json.loads(detail) if isinstance(detail, str) else detail
-            found[key(case_id, detail)] = activity_id
-    return found
-
-
-def _insert_outbox(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    Bulk(conn).copy("outbox", OUTBOX_COLUMNS, rows)
-
-
-def fire_due_steps(
-    engine: sa.Engine,
+    due: sa.Select[Any],
     *,
-    now: datetime,
-    target: Callable[[str, str | None, str | None], str | None],
-    late_after: timedelta,
-    limit: int = 1000,
-) -> list[Fired]:
-    """Fire the ladder steps that are due, once each; cancel those whose case was acted on.
+    table: sa.Table,
+    unclaimed: sa.ColumnElement[bool],
+    values: Mapping[str, Any],
+) -> list[sa.Row[Any]]:
+    """Lock the due rows, skipping cases another replica holds, and claim those still unclaimed.
 
-    `target(notify, owner_ref, owner_user_id)` names the Slack user a step goes to.
+    `due` selects `table`'s id as `id` (joined to the case); the claim sets `values` where
+    `unclaimed` still holds. The rows this call won come back, in `due`'s order.
     """
-    due = (
+    rows = conn.execute(skip_locked(due, of=CASE)).all()
+    if not rows:
+        return []
+    claim = (
+        sa.update(table)
+        .where(among(conn, table.c.id, [r.id for r in rows]), unclaimed)
+        .values(**values)
+        .returning(table.c.id)
+    )
+    won = set(conn.execute(claim).scalars())
+    return [r for r in rows if r.id in won]
+
+
+def _acted_on() -> sa.ColumnElement[bool]:
+    """Someone has picked the case up (claimed, contacted or resolved it)."""
+    return sa.or_(
+        CASE.c.status == CaseStatus.RESOLVED,
+        CASE.c.claimed_by.is_not(None),
+        CASE.c.first_contact_at.is_not(None),
+    )
+
+
+def _due_steps(now: datetime, limit: int) -> sa.Select[Any]:
+    """Unfired, uncancelled ladder steps due by `now`, oldest first, with their case."""
+    return (
         sa.select(
             STEP.c.id,
             STEP.c.case_id,
             STEP.c.notify,
             STEP.c.reassign,
             STEP.c.due_at,
-            CASE.c.status,
-            CASE.c.claimed_by,
-            CASE.c.first_contact_at,
+            _acted_on().label("acted"),
             CASE.c.owner_ref,
             CASE.c.owner_user_id,
             CASE.c.card_channel,
@@ -170,97 +110,96 @@ def fire_due_steps(
         .order_by(STEP.c.due_at, STEP.c.id)
         .limit(limit)
     )
-    fired: list[Fired] = []
+
+
+def fire_due_steps(
+    engine: sa.Engine, *, now: datetime, target: Target, late_after: timedelta, limit: int = 1000
+) -> list[Fired]:
+    """Fire the ladder steps that are due, once each; cancel those whose case was acted on.
+
+    `target(notify, owner_ref, owner_user_id)` names the Slack user a step goes to.
+    """
+    due = _due_steps(now, limit)
     # Who each step goes to may need Slack (an email to resolve): decide it before taking the
     # write lock, then fire under the lock only what is still unfired.
     with engine.connect() as conn:
         preview = conn.execute(due).all()
     if not preview:
         return []
-    targets = {
-        r.id: target(r.notify, r.owner_ref, r.owner_user_id)
-        for r in preview
-        if not (r.status == CaseStatus.RESOLVED or r.claimed_by or r.first_contact_at)
-    }
-    with engine.connect() as conn:
-        begin_immediate(conn)
-        with conn.begin():
-            mine = due.where(_among(conn, STEP.c.id, [r.id for r in preview]))
-            rows = conn.execute(_lock_clause(conn, mine)).all()
-            acted = [
-                r.id
-                for r in rows
-                if r.status == CaseStatus.RESOLVED or r.claimed_by or r.first_contact_at
-            ]
-            if acted:
-                conn.execute(
-                    sa.update(STEP)
-                    .where(_among(conn, STEP.c.id, acted), STEP.c.fired_at.is_(None))
-                    .values(cancelled_at=now)
-                )
-            live = [r for r in rows if r.id not in set(acted)]
-            if not live:
-                return []
-            won = set(
-                conn.execute(
-                    sa.update(STEP)
-                    .where(
-                        _among(conn, STEP.c.id, [r.id for r in live]),
-                        STEP.c.fired_at.is_(None),
-                        STEP.c.cancelled_at.is_(None),
-                    )
-                    .values(fired_at=now)
-                    .returning(STEP.c.id)
-                ).scalars()
-            )
-            chosen = [r for r in live if r.id in won]
-            activities, details = [], {}
-            for r in chosen:
-                who = targets.get(r.id)
-                reassign = bool(r.reassign and who and who != r.owner_user_id)
-                late = max(now - r.due_at, timedelta(0))
-                details[r.id] = (who, reassign, late)
-                detail: EscalatedDetail = {
-                    "step_id": r.id,
-                    "notify": r.notify,
-                    "role": r.notify.replace("_", " "),
-                    "to": who,
-                    "reassigned": reassign,
-                    "from": r.owner_user_id or r.owner_ref,
-                    "late_seconds": int(late.total_seconds()) if late > late_after else 0,
-                }
-                activities.append((r.case_id, now, SYSTEM_ACTOR, Action.ESCALATED, detail))
-            reassigned = {r.case_id: details[r.id][0] for r in chosen if details[r.id][1]}
-            for case_id, who in reassigned.items():
+    targets = {r.id: target(r.notify, r.owner_ref, r.owner_user_id) for r in preview if not r.acted}
+    acted = _acted_on()
+    unfired = sa.and_(STEP.c.fired_at.is_(None), STEP.c.cancelled_at.is_(None))
+    with writing(engine) as conn:
+        mine = due.where(among(conn, STEP.c.id, [r.id for r in preview]))
+        claim_due(
+            conn, mine.where(acted), table=STEP, unclaimed=unfired, values={"cancelled_at": now}
+        )
+        chosen = claim_due(
+            conn, mine.where(~acted), table=STEP, unclaimed=unfired, values={"fired_at": now}
+        )
+        fired = [_fired(r, targets.get(r.id), now=now) for r in chosen]
+        for f in fired:
+            if f.reassigned:
                 conn.execute(
                     sa.update(CASE)
-                    .where(CASE.c.id == case_id)
-                    .values(owner_user_id=who, owner_ref=who, updated_at=now)
+                    .where(CASE.c.id == f.case_id)
+                    .values(owner_user_id=f.target, owner_ref=f.target, updated_at=now)
                 )
-            ids = _activities(conn, activities, lambda case_id, detail: detail["step_id"])
-            outbox: list[tuple[Any, ...]] = []
-            for r in chosen:
-                who, reassign, late = details[r.id]
-                activity_id = ids[r.id]
-                payload = {"activity_id": activity_id}
-                outbox.append(
-                    outbox_row(
-                        f"escalation:{r.id}",
-                        r.case_id,
-                        DeliveryKind.ESCALATION,
-                        payload,
-                        arr=r.arr,
-                        now=now,
-                        channel=who,
-                        priority=INTERACTIVE_PRIORITY,
-                    )
-                )
-                # The thread always says who was told; the card changes only with its owner.
-                feedback = _card_feedback(r.case_id, activity_id, r.card_channel, r.arr, now)
-                outbox += feedback if reassign else feedback[1:]
-                fired.append(Fired(r.id, r.case_id, r.notify, who, reassign, late))
-            _insert_outbox(conn, outbox)
+        details = [_escalated(r, f, late_after) for r, f in zip(chosen, fired, strict=True)]
+        ids = insert_activities(
+            conn,
+            [
+                (r.case_id, now, SYSTEM_ACTOR, Action.ESCALATED, d)
+                for r, d in zip(chosen, details, strict=True)
+            ],
+        )
+        outbox: list[OutboxRow] = []
+        for r, f, activity_id in zip(chosen, fired, ids, strict=True):
+            outbox += _escalation_deliveries(r, f, activity_id, now=now)
+        insert_outbox(conn, outbox)
     return fired
+
+
+def _fired(row: sa.Row[Any], who: str | None, *, now: datetime) -> Fired:
+    """The step as fired: it moves the case only to someone new when it reassigns."""
+    reassign = bool(row.reassign and who and who != row.owner_user_id)
+    return Fired(
+        row.id, row.case_id, row.notify, who, reassign, max(now - row.due_at, timedelta(0))
+    )
+
+
+def _escalated(row: sa.Row[Any], fired: Fired, late_after: timedelta) -> EscalatedDetail:
+    """What the activity says about a fired step; lateness only beyond `late_after`."""
+    late = fired.late_by
+    return {
+        "step_id": row.id,
+        "notify": row.notify,
+        "role": row.notify.replace("_", " "),
+        "to": fired.target,
+        "reassigned": fired.reassigned,
+        "from": row.owner_user_id or row.owner_ref,
+        "late_seconds": int(late.total_seconds()) if late > late_after else 0,
+    }
+
+
+def _escalation_deliveries(
+    row: sa.Row[Any], fired: Fired, activity_id: int, *, now: datetime
+) -> list[OutboxRow]:
+    """The DM to whoever is told; the thread always says so, the card changes with its owner."""
+    dm = outbox_row(
+        f"escalation:{row.id}",
+        row.case_id,
+        DeliveryKind.ESCALATION,
+        {"activity_id": activity_id},
+        arr=row.arr,
+        now=now,
+        channel=fired.target,
+        priority=INTERACTIVE_PRIORITY,
+    )
+    feedback = card_feedback(
+        row.case_id, activity_id, channel=row.card_channel, arr=row.arr, now=now
+    )
+    return [dm, *(feedback if fired.reassigned else feedback[1:])]
 
 
 def _overdue(due: datetime) -> OverdueDetail:
@@ -281,91 +220,64 @@ def note_breaches(engine: sa.Engine, *, now: datetime, limit: int = 1000) -> lis
         .order_by(CASE.c.contact_due_at)
         .limit(limit)
     )
-    noted: list[int] = []
-    with engine.connect() as conn:
-        begin_immediate(conn)
-        with conn.begin():
-            rows = conn.execute(_lock_clause(conn, due)).all()
-            if not rows:
-                return []
-            won = set(
-                conn.execute(
-                    sa.update(CASE)
-                    .where(
-                        _among(conn, CASE.c.id, [r.id for r in rows]), CASE.c.overdue_at.is_(None)
-                    )
-                    .values(overdue_at=now)
-                    .returning(CASE.c.id)
-                ).scalars()
-            )
-            chosen = [r for r in rows if r.id in won]
-            activities = [
-                (r.id, now, SYSTEM_ACTOR, Action.OVERDUE, _overdue(r.contact_due_at))
-                for r in chosen
-            ]
-            ids = _activities(conn, activities, lambda case_id, detail: case_id)
-            outbox: list[tuple[Any, ...]] = []
-            for r in chosen:
-                outbox += _card_feedback(r.id, ids[r.id], r.card_channel, r.arr, now)
-                noted.append(r.id)
-            _insert_outbox(conn, outbox)
-    return noted
+    with writing(engine) as conn:
+        chosen = claim_due(
+            conn, due, table=CASE, unclaimed=CASE.c.overdue_at.is_(None), values={"overdue_at": now}
+        )
+        ids = insert_activities(
+            conn,
+            [(r.id, now, SYSTEM_ACTOR, Action.OVERDUE, _overdue(r.contact_due_at)) for r in chosen],
+        )
+        outbox: list[OutboxRow] = []
+        for r, activity_id in zip(chosen, ids, strict=True):
+            outbox += card_feedback(r.id, activity_id, channel=r.card_channel, arr=r.arr, now=now)
+        insert_outbox(conn, outbox)
+    return [r.id for r in chosen]
 
 
 def send_reminders(
     engine: sa.Engine, *, today: date, now: datetime, limit: int = 1000
 ) -> list[int]:
     """Remind owners of the follow-ups they set for today (or missed while the bot was down)."""
+    not_reminded = sa.or_(
+        CASE.c.follow_up_reminded_on.is_(None),
+        CASE.c.follow_up_reminded_on < CASE.c.next_follow_up_on,
+    )
     due = (
         sa.select(CASE.c.id, CASE.c.next_follow_up_on, CASE.c.owner_user_id, ACCOUNT.c.arr)
         .join(ACCOUNT, ACCOUNT.c.id == CASE.c.account_id)
         .where(
             CASE.c.next_follow_up_on <= today,
-            sa.or_(
-                CASE.c.follow_up_reminded_on.is_(None),
-                CASE.c.follow_up_reminded_on < CASE.c.next_follow_up_on,
-            ),
+            not_reminded,
             CASE.c.status != CaseStatus.RESOLVED,
         )
         .limit(limit)
     )
-    sent: list[int] = []
-    with engine.connect() as conn:
-        begin_immediate(conn)
-        with conn.begin():
-            rows = conn.execute(_lock_clause(conn, due)).all()
-            outbox = []
-            for r in rows:
-                claimed = conn.execute(
-                    sa.update(CASE)
-                    .where(
-                        CASE.c.id == r.id,
-                        sa.or_(
-                            CASE.c.follow_up_reminded_on.is_(None),
-                            CASE.c.follow_up_reminded_on < r.next_follow_up_on,
-                        ),
-                    )
-                    .values(follow_up_reminded_on=r.next_follow_up_on)
-                ).rowcount
-                if not claimed:
-                    continue
-                day = r.next_follow_up_on.isoformat()
-                payload = {"template": "follow_up", "on": day}
-                key = f"reminder:{r.id}:{day}"
-                outbox.append(
-                    outbox_row(
-                        key,
-                        r.id,
-                        DeliveryKind.REMINDER,
-                        payload,
-                        arr=r.arr,
-                        now=now,
-                        channel=r.owner_user_id,
-                    )
+    with writing(engine) as conn:
+        chosen = claim_due(
+            conn,
+            due,
+            table=CASE,
+            unclaimed=not_reminded,
+            values={"follow_up_reminded_on": CASE.c.next_follow_up_on},
+        )
+        outbox = []
+        for r in chosen:
+            day = r.next_follow_up_on.isoformat()
+            payload = {"template": "follow_up", "on": day}
+            outbox.append(
+                outbox_row(
+                    f"reminder:{r.id}:{day}",
+                    r.id,
+                    DeliveryKind.REMINDER,
+                    payload,
+                    arr=r.arr,
+                    now=now,
+                    channel=r.owner_user_id,
                 )
-                sent.append(r.id)
-            _insert_outbox(conn, outbox)
-    return sent
+            )
+        insert_outbox(conn, outbox)
+    return [r.id for r in chosen]
 
 
 def request_resurveys(
@@ -382,54 +294,40 @@ def request_resurveys(
         )
         .limit(limit)
     )
-    asked: list[int] = []
-    with engine.connect() as conn:
-        begin_immediate(conn)
-        with conn.begin():
-            rows = conn.execute(_lock_clause(conn, due)).all()
-            if not rows:
-                return []
-            won = set(
-                conn.execute(
-                    sa.update(CASE)
-                    .where(
-                        _among(conn, CASE.c.id, [r.id for r in rows]),
-                        CASE.c.resurvey_requested_at.is_(None),
-                    )
-                    .values(resurvey_requested_at=now)
-                    .returning(CASE.c.id)
-                ).scalars()
+    with writing(engine) as conn:
+        chosen = claim_due(
+            conn,
+            due,
+            table=CASE,
+            unclaimed=CASE.c.resurvey_requested_at.is_(None),
+            values={"resurvey_requested_at": now},
+        )
+        outbox = []
+        for r in chosen:
+            common: dict[str, Any] = {"arr": r.arr, "now": now}
+            outbox.append(
+                outbox_row(
+                    f"resurvey:{r.id}",
+                    r.id,
+                    DeliveryKind.RESURVEY,
+                    {},
+                    channel=r.owner_user_id,
+                    **common,
+                )
             )
-            outbox = []
-            for r in rows:
-                if r.id not in won:
-                    continue
-                common = {"arr": r.arr, "now": now}
+            if webhook:
                 outbox.append(
                     outbox_row(
-                        f"resurvey:{r.id}",
+                        f"resurvey_webhook:{r.id}",
                         r.id,
-                        DeliveryKind.RESURVEY,
+                        DeliveryKind.RESURVEY_WEBHOOK,
                         {},
-                        channel=r.owner_user_id,
+                        channel=WEBHOOK_CHANNEL,
                         **common,
                     )
                 )
-                if webhook:
-                    key = f"resurvey_webhook:{r.id}"
-                    outbox.append(
-                        outbox_row(
-                            key,
-                            r.id,
-                            DeliveryKind.RESURVEY_WEBHOOK,
-                            {},
-                            channel=WEBHOOK_CHANNEL,
-                            **common,
-                        )
-                    )
-                asked.append(r.id)
-            _insert_outbox(conn, outbox)
-    return asked
+        insert_outbox(conn, outbox)
+    return [r.id for r in chosen]
 
 
 def oldest_overdue_step(engine: sa.Engine, *, now: datetime, grace: timedelta) -> datetime | None:
@@ -445,12 +343,7 @@ def oldest_overdue_step(engine: sa.Engine, *, now: datetime, grace: timedelta) -
 
 def claim_daily_job(engine: sa.Engine, job: str, day: date, *, now: datetime) -> bool:
     """True for the one replica that gets to run `job` on `day`; False for everyone else."""
-    stmt = Bulk  # noqa: F841  (kept for symmetry with the inserts above)
-    with engine.connect() as conn:
-        begin_immediate(conn)
-        with conn.begin():
-            sql = " ON CONFLICT (job, day) DO NOTHING RETURNING job"
-            result = Bulk(conn).insert(
-                "job_run", ("job", "day:d", "ran_at:t"), [(job, day, now)], sql
-            )
-            return result.first() is not None
+    with writing(engine) as conn:
+        sql = " ON CONFLICT (job, day) DO NOTHING RETURNING job"
+        result = Bulk(conn).insert("job_run", ("job", "day:d", "ran_at:t"), [(job, day, now)], sql)
+        return result.first() is not None

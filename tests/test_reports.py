@@ -1,5 +1,5 @@
 """Reports on both databases: KPI definitions on hand-built data, the digest, root causes, weekly
-trends, account events (CSV, import, idempotency), the BI export and migration 0004."""
+trends, account events (import, idempotency), the BI export and migration 0004."""
 
 from __future__ import annotations
 
@@ -16,20 +16,24 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from bot.config.rules import rules_from_mapping
+from bot.services.imports import CsvError, parse_account_csv
 from bot.services.intake import IntakeWriter, Router, parse_survey, to_response_data
-from storage import cases, reports
-from storage.db import alembic_config, migrate
-from storage.models import Account, FollowUpCase
-from storage.reports import (
-    EXPORT_COLUMNS,
+from storage import cases
+from storage.account_events import (
     AccountEventRow,
-    CsvError,
     ImportResult,
-    KpiSummary,
-    Ratio,
-    RootCauseRow,
+    import_account_events,
+    record_account_event,
 )
+from storage.db import alembic_config, migrate
+from storage.digest import digest_counts, digest_rows
+from storage.export import EXPORT_COLUMNS, export_cases
+from storage.kpi import KpiSummary, kpi_summary, program_months, week_start, weekly_series
+from storage.measures import Ratio, nps
+from storage.models import Account, FollowUpCase
+from storage.rollup import RootCauseRow, root_cause_rollup
 from tests.conftest import TEST_RULES, survey_body
+from tests.test_imports import CSV_TEXT
 
 ALICE, BOB, CAROL = "U0ALICE", "U0BOB", "U0CAROL"
 START = datetime(2026, 10, 1, tzinfo=UTC)
@@ -119,7 +123,7 @@ def resolved(
 
 
 def event(engine: sa.Engine, account: str, kind: str, when: datetime, arr=None) -> bool:
-    return reports.record_account_event(
+    return record_account_event(
         engine, account_id=account, event=kind, at=when, arr=arr, source="webhook", now=NOW
     )
 
@@ -178,17 +182,17 @@ def test_roi_needs_a_cost():
 
 
 def test_nps_and_program_months():
-    assert reports.nps(promoters=0, detractors=0, responses=0) is None
-    assert reports.nps(promoters=5, detractors=2, responses=10) == pytest.approx(30.0)
-    assert reports.program_months(START, END) == pytest.approx(31 / 30.4375)
-    assert reports.program_months(START, START + timedelta(hours=1)) == pytest.approx(1 / 30.4375)
+    assert nps(promoters=0, detractors=0, responses=0) is None
+    assert nps(promoters=5, detractors=2, responses=10) == pytest.approx(30.0)
+    assert program_months(START, END) == pytest.approx(31 / 30.4375)
+    assert program_months(START, START + timedelta(hours=1)) == pytest.approx(1 / 30.4375)
 
 
 # --- KPI summary -------------------------------------------------------------------------------
 
 
 def test_an_empty_period_has_no_figures_and_raises_nothing(engine):
-    kpi = reports.kpi_summary(engine, start=START, end=END, now=NOW, monthly_cost=0)
+    kpi = kpi_summary(engine, start=START, end=END, now=NOW, monthly_cost=0)
     for ratio in (
         kpi.contact_rate,
         kpi.contact_rate_72h,
@@ -203,7 +207,7 @@ def test_an_empty_period_has_no_figures_and_raises_nothing(engine):
     assert kpi.churn_reduction is None
     assert kpi.roi is None
     assert (kpi.start, kpi.end) == (START, END)
-    costly = reports.kpi_summary(engine, start=START, end=END, now=NOW, monthly_cost=5000)
+    costly = kpi_summary(engine, start=START, end=END, now=NOW, monthly_cost=5000)
     assert costly.retained_arr == 0.0 and costly.roi == 0.0
 
 
@@ -211,7 +215,7 @@ def test_promoters_only_no_resurveys_and_no_detractors(engine):
     add(engine, "p-1", score=10, received=at(10, 3), account="A")
     add(engine, "p-2", score=9, received=at(10, 4), account="B")
     add(engine, "p-3", score=7, received=at(10, 5), account="B")
-    kpi = reports.kpi_summary(engine, start=START, end=END, now=NOW, monthly_cost=1000)
+    kpi = kpi_summary(engine, start=START, end=END, now=NOW, monthly_cost=1000)
     # No Detractor case: every case figure is 0/0.
     assert kpi.contact_rate.value is None and kpi.resolution_rate.value is None
     # No re-survey answered: score recovery is 0/0, not 0%.
@@ -275,7 +279,7 @@ def test_kpis_on_a_hand_built_month(engine):
     event(engine, "F", "churned", at(11, 1, 10))  # after its case, before noon: churned
     event(engine, "H", "renewed", at(10, 10), arr=400_000)  # no Detractor case in October
 
-    kpi = reports.kpi_summary(engine, start=START, end=END, now=NOW, monthly_cost=10_000)
+    kpi = kpi_summary(engine, start=START, end=END, now=NOW, monthly_cost=10_000)
 
     # Deadline passed or contacted by noon: D1 D2 D3 D4 D6 D7 D8 D9 (not D5); on time: D1.
     assert kpi.contact_rate == Ratio(1, 8)
@@ -302,13 +306,11 @@ def test_kpis_on_a_hand_built_month(engine):
     # The 31 days before: x-1 detractor, y-1 and y-2 promoters: (2 - 1) / 3 * 100.
     assert kpi.nps_previous == pytest.approx(100 / 3)
 
-    free = reports.kpi_summary(engine, start=START, end=END, now=NOW, monthly_cost=0)
+    free = kpi_summary(engine, start=START, end=END, now=NOW, monthly_cost=0)
     assert free.retained_arr == 200_000 and free.program_cost == 0 and free.roi is None
 
     # Seen a week later, D5's deadline and everyone's 72 h have passed, and D7 was reached.
-    later = reports.kpi_summary(
-        engine, start=START, end=END, now=NOW + timedelta(days=7), monthly_cost=0
-    )
+    later = kpi_summary(engine, start=START, end=END, now=NOW + timedelta(days=7), monthly_cost=0)
     assert later.contact_rate == Ratio(1, 9)
     # D7 was reached 29 h after receipt: within 72 h too.
     assert later.contact_rate_72h == Ratio(4, 9)
@@ -320,16 +322,16 @@ def test_kpis_on_a_hand_built_month(engine):
 def test_contact_counts_as_soon_as_it_happens_even_before_the_deadline(engine):
     case_id = add(engine, "d-1", score=3, received=at(10, 31, 20), account="A")
     reached(engine, case_id, at(10, 31, 21))
-    kpi = reports.kpi_summary(engine, start=START, end=END, now=NOW, monthly_cost=0)
+    kpi = kpi_summary(engine, start=START, end=END, now=NOW, monthly_cost=0)
     assert kpi.contact_rate == Ratio(1, 1)
     assert kpi.contact_rate_72h == Ratio(1, 1)
 
 
 def test_a_period_must_be_aware_and_forward(engine):
     with pytest.raises(ValueError):
-        reports.kpi_summary(engine, start=END, end=START, now=NOW, monthly_cost=0)
+        kpi_summary(engine, start=END, end=START, now=NOW, monthly_cost=0)
     with pytest.raises(ValueError):
-        reports.kpi_summary(engine, start=datetime(2026, 10, 1), end=END, now=NOW, monthly_cost=0)
+        kpi_summary(engine, start=datetime(2026, 10, 1), end=END, now=NOW, monthly_cost=0)
 
 
 # --- digest ------------------------------------------------------------------------------------
@@ -352,7 +354,7 @@ def test_digest_lists_open_cases_by_arr_then_age_with_overdue_flags(engine):
         card_ts="1700000000.000100",
     )
 
-    rows = reports.digest_rows(engine, owners=None, now=NOW)
+    rows = digest_rows(engine, owners=None, now=NOW)
     # H 300k; A 120k (oldest first); F 10k; Z with no ARR last. The resolved case is left out.
     assert [r.case_id for r in rows] == [big, older, newer, small, unknown]
     first = rows[0]
@@ -374,11 +376,11 @@ def test_digest_lists_open_cases_by_arr_then_age_with_overdue_flags(engine):
         unknown: True,
     }
 
-    mine = reports.digest_rows(engine, owners=[ALICE, CAROL], now=NOW)
+    mine = digest_rows(engine, owners=[ALICE, CAROL], now=NOW)
     assert [r.case_id for r in mine] == [older, newer, small, unknown]
-    assert reports.digest_rows(engine, owners={BOB}, now=NOW, limit=1)[0].case_id == big
-    assert reports.digest_rows(engine, owners=[], now=NOW) == []
-    assert reports.digest_rows(engine, owners=None, now=NOW, limit=2) == rows[:2]
+    assert digest_rows(engine, owners={BOB}, now=NOW, limit=1)[0].case_id == big
+    assert digest_rows(engine, owners=[], now=NOW) == []
+    assert digest_rows(engine, owners=None, now=NOW, limit=2) == rows[:2]
 
 
 def test_digest_counts_one_local_day(engine):
@@ -395,17 +397,14 @@ def test_digest_counts_one_local_day(engine):
     old = add(engine, "r-old", score=4, received=at(10, 20), account="E")
     resolved(engine, old, at(10, 21), satisfied=True)  # resolved long before
 
-    counts = reports.digest_counts(engine, day_start=day_start, day_end=day_end, now=now)
+    counts = digest_counts(engine, day_start=day_start, day_end=day_end, now=now)
     assert (counts.day_start, counts.day_end) == (day_start, day_end)
     assert counts.new_cases == 2  # first, second
     assert counts.contacted == 1  # before
     assert counts.resolved == 1  # second
     # Open, uncontacted, due before 08:00 on 2 Nov: r-next-day (due 23:00 on 2 Nov) is not.
     assert counts.overdue == 0
-    assert (
-        reports.digest_counts(engine, day_start=day_start, day_end=day_end, now=at(11, 3)).overdue
-        == 1
-    )
+    assert digest_counts(engine, day_start=day_start, day_end=day_end, now=at(11, 3)).overdue == 1
     # Detractors received in the 7 days before `now`: before, first (on time), next-day (due
     # not passed); `old` is older. Due passed or contacted: before, first; on time: first.
     assert counts.contact_rate_7d == Ratio(1, 2)
@@ -427,7 +426,7 @@ def test_root_causes_by_arr_at_risk(engine):
     add(engine, "r-none", score=2, received=at(10, 8), account="H")  # no cause
     add(engine, "r-sept", score=2, received=at(9, 8), account="H", root_cause="Billing")
 
-    rows = reports.root_cause_rollup(engine, start=START, end=END)
+    rows = root_cause_rollup(engine, start=START, end=END)
     assert rows == [
         RootCauseRow("Bugs", 1, 1.0, 300_000.0),  # H
         RootCauseRow("Billing", 3, 10 / 3, 200_000.0),  # A once (120k) + B (80k)
@@ -435,14 +434,14 @@ def test_root_causes_by_arr_at_risk(engine):
         RootCauseRow("Price", 2, 0.0, 30_000.0),  # F 10k + E 20k: 2 cases
         RootCauseRow("Support", 1, 0.0, 20_000.0),  # E
     ]
-    assert reports.root_cause_rollup(engine, start=at(12, 1), end=at(12, 31)) == []
+    assert root_cause_rollup(engine, start=at(12, 1), end=at(12, 31)) == []
 
 
 def test_root_causes_tie_on_arr_by_count(engine):
     add(engine, "r-1", score=3, received=at(10, 2), account="E", root_cause="Solo")
     add(engine, "r-2", score=3, received=at(10, 2), account="E", root_cause="Pair")
     add(engine, "r-3", score=5, received=at(10, 3), account="E", root_cause="Pair")
-    rows = reports.root_cause_rollup(engine, start=START, end=END)
+    rows = root_cause_rollup(engine, start=START, end=END)
     assert [(r.cause, r.cases, r.arr_at_risk) for r in rows] == [
         ("Pair", 2, 20_000.0),
         ("Solo", 1, 20_000.0),
@@ -465,7 +464,7 @@ def test_weekly_series_over_whole_utc_weeks(engine):
     add(engine, "w-0", score=0, received=at(11, 1, 23, 59), account="D")
     add(engine, "w-4", score=0, received=at(11, 23), account="D")
 
-    points = reports.weekly_series(engine, weeks=3, end=end)
+    points = weekly_series(engine, weeks=3, end=end)
     assert [p.week_start for p in points] == [at(11, 2), at(11, 9), at(11, 16)]
     assert [p.week_start.weekday() for p in points] == [0, 0, 0]
     assert [(p.contact_rate, p.resolution_rate, p.nps) for p in points] == [
@@ -473,15 +472,15 @@ def test_weekly_series_over_whole_utc_weeks(engine):
         (None, None, None),
         (0.0, 0.0, -100.0),
     ]
-    assert reports.weekly_series(engine, weeks=0, end=end) == []
+    assert weekly_series(engine, weeks=0, end=end) == []
     # Ending on a Monday at 00:00 makes the week before the last one.
-    assert reports.weekly_series(engine, weeks=1, end=at(11, 9))[0].week_start == at(11, 2)
+    assert weekly_series(engine, weeks=1, end=at(11, 9))[0].week_start == at(11, 2)
 
 
 def test_week_start_is_monday_midnight_utc():
-    assert reports.week_start(at(11, 25, 15)) == at(11, 23)
-    assert reports.week_start(at(11, 23)) == at(11, 23)
-    assert reports.week_start(at(11, 22, 23, 59)) == at(11, 16)
+    assert week_start(at(11, 25, 15)) == at(11, 23)
+    assert week_start(at(11, 23)) == at(11, 23)
+    assert week_start(at(11, 22, 23, 59)) == at(11, 16)
 
 
 # --- account events ----------------------------------------------------------------------------
@@ -526,93 +525,21 @@ def test_an_event_for_an_unknown_account_creates_it(engine):
 def test_a_bad_event_is_refused_and_stores_nothing(engine, bad):
     values = dict(account_id="A", event="churned", at=at(10, 1), arr=None, source="webhook")
     with pytest.raises(ValueError):
-        reports.record_account_event(engine, **(values | bad), now=NOW)
+        record_account_event(engine, **(values | bad), now=NOW)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM account_event")).scalar_one() == 0
         assert conn.execute(sa.text("SELECT COUNT(*) FROM account")).scalar_one() == 0
 
 
-CSV_TEXT = """account_id,event,at,arr
-A,churned,2026-10-20T10:00:00Z,120000
-B,renewed,2026-10-21T10:00:00+02:00,
-"C, Inc",renewed,2026-10-22T00:00:00.5+00:00,80000.50
-
-D,cancelled,2026-10-20T10:00:00Z,1
-E,churned,2026-10-20 10:00,1
-F,churned,yesterday,1
-G,churned,2026-10-20T10:00:00Z,lots
-H,churned,2026-10-20T10:00:00Z,-5
-I,churned,2026-10-20T10:00:00Z
-,churned,2026-10-20T10:00:00Z,1
-J,churned,2026-10-20T10:00:00Z,1,extra
-K,churned,2026-10-20T10:00:00Z,inf
-"""
-
-
-def test_csv_lines_parse_and_bad_ones_say_where_and_why():
-    parsed = list(reports.parse_account_csv(CSV_TEXT.splitlines(keepends=True)))
-    good = [p for p in parsed if isinstance(p, AccountEventRow)]
-    bad = [p for p in parsed if isinstance(p, CsvError)]
-    assert good == [
-        AccountEventRow("A", "churned", at(10, 20, 10), 120_000.0),
-        AccountEventRow("B", "renewed", at(10, 21, 8), None),
-        AccountEventRow("C, Inc", "renewed", at(10, 22, 0, 0, 500_000), 80_000.5),
-    ]
-    assert [(e.line, e.reason) for e in bad] == [
-        (6, "event must be churned or renewed"),
-        (7, "at has no time zone (add Z or an offset such as +01:00)"),
-        (8, "at is not an ISO 8601 date and time"),
-        (9, "arr is not a number"),
-        (10, "arr must be a finite number, zero or more"),
-        (11, "expected 4 fields, found 3"),
-        (12, "account_id is empty"),
-        (13, "expected 4 fields, found 5"),
-        (14, "arr must be a finite number, zero or more"),
-    ]
-    # The reasons never repeat what the file held.
-    for error in bad:
-        for value in ("cancelled", "yesterday", "lots", "-5", "extra", "inf", "2026"):
-            assert value not in error.reason
-
-
-def test_csv_header_must_match():
-    assert list(reports.parse_account_csv([])) == [
-        CsvError(1, "the file is empty: expected the header account_id,event,at,arr")
-    ]
-    wrong = ["account,event,at,arr\n", "A,churned,2026-10-20T10:00:00Z,1\n"]
-    assert list(reports.parse_account_csv(wrong)) == [
-        CsvError(1, "the header must be account_id,event,at,arr")
-    ]
-    # A byte-order mark, spaces and capitals in the header are fine.
-    ok = ["\ufeffAccount_ID, Event ,AT,arr\r\n", "A,renewed,2026-10-20T10:00:00Z,\r\n"]
-    assert list(reports.parse_account_csv(ok)) == [
-        AccountEventRow("A", "renewed", at(10, 20, 10), None)
-    ]
-
-
-def test_csv_line_numbers_count_quoted_line_breaks():
-    lines = [
-        "account_id,event,at,arr\n",
-        '"multi\n',
-        'line",churned,2026-10-20T10:00:00Z,1\n',
-        "X,churned,bad,1\n",
-    ]
-    parsed = list(reports.parse_account_csv(lines))
-    assert parsed[0] == AccountEventRow("multi\nline", "churned", at(10, 20, 10), 1.0)
-    assert parsed[1] == CsvError(4, "at is not an ISO 8601 date and time")
-
-
 def test_import_is_idempotent_and_reports_progress(engine):
     add(engine, "r-1", score=3, received=at(10, 2), account="A")
-    rows = [
-        p for p in reports.parse_account_csv(CSV_TEXT.splitlines()) if not isinstance(p, CsvError)
-    ]
+    rows = [p for p in parse_account_csv(CSV_TEXT.splitlines()) if not isinstance(p, CsvError)]
     rows.append(rows[0])  # a line repeated within the file
     seen: list[int] = []
-    first = reports.import_account_events(engine, rows, now=NOW, batch=2, progress=seen.append)
+    first = import_account_events(engine, rows, now=NOW, batch=2, progress=seen.append)
     assert first == ImportResult(read=4, created=3, duplicates=1)
     assert seen == [2, 4]
-    again = reports.import_account_events(engine, iter(rows), now=NOW, batch=1000)
+    again = import_account_events(engine, iter(rows), now=NOW, batch=1000)
     assert again == ImportResult(read=4, created=0, duplicates=4)
     with engine.connect() as conn:
         events = conn.execute(
@@ -622,14 +549,14 @@ def test_import_is_idempotent_and_reports_progress(engine):
     assert [tuple(e) for e in events] == [("A", "import"), ("B", "import"), ("C, Inc", "import")]
     # A was known and keeps its name; B and "C, Inc" were created with their id as name.
     assert names == {"A": "Account A", "B": "B", "C, Inc": "C, Inc"}
-    assert reports.import_account_events(engine, [], now=NOW) == ImportResult(0, 0, 0)
+    assert import_account_events(engine, [], now=NOW) == ImportResult(0, 0, 0)
 
 
 def test_an_imported_event_and_a_webhook_one_are_the_same_event(engine):
     assert event(engine, "A", "churned", at(10, 20, 10))
     # The same instant, written in another zone.
     rows = [AccountEventRow("A", "churned", at(10, 20, 10).astimezone(ZoneInfo("Asia/Tokyo")))]
-    assert reports.import_account_events(engine, rows, now=NOW).duplicates == 1
+    assert import_account_events(engine, rows, now=NOW).duplicates == 1
 
 
 # --- BI export ---------------------------------------------------------------------------------
@@ -644,7 +571,7 @@ def test_export_streams_every_case_without_personal_data(engine):
     resolved(engine, ids[0], at(10, 3), satisfied=True, cause="Billing")
     set_case(engine, ids[0], recovery_score=9, recovered_at=at(10, 20))
 
-    stream = reports.export_cases(engine, chunk=2)
+    stream = export_cases(engine, chunk=2)
     assert isinstance(stream, types.GeneratorType)
     first = next(stream)
     rest = list(stream)
@@ -679,7 +606,7 @@ def test_export_streams_every_case_without_personal_data(engine):
 def test_an_abandoned_export_releases_its_connection(engine):
     for i in range(3):
         add(engine, f"r-{i}", score=2, received=at(10, 1 + i))
-    stream = reports.export_cases(engine, chunk=1)
+    stream = export_cases(engine, chunk=1)
     next(stream)
     stream.close()
     assert engine.pool.checkedout() == 0

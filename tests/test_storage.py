@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import Session, SQLModel, select
 
 from bot.config.rules import rules_from_mapping
+from bot.domain.vocabulary import SYSTEM_ACTOR, Action
 from bot.services.intake import IntakeWriter, Router, parse_survey, to_response_data
+from storage.activity import insert_activities
 from storage.db import create_db_engine, pending_migrations
 from storage.models import Account, EscalationStep, FollowUpCase, OutboxMessage, SurveyResponse
+from storage.sql import Bulk, writing
 from tests.conftest import TEST_RULES, survey_body
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def record(response_id: str, **overrides):
-    import json
-
     body = json.dumps(survey_body(response_id, **overrides)).encode()
     return to_response_data(parse_survey(body), received_at=NOW, webhook_id="msg")
 
@@ -145,3 +148,27 @@ def test_the_same_response_twice_in_one_group_is_created_once(engine):
         writer.stop()
     assert sorted(r.created for r in results) == [False, True]
     assert len({r.case_id for r in results}) == 1
+
+
+def test_writing_commits_on_success_and_rolls_back_on_error(engine):
+    with writing(engine) as conn:
+        Bulk(conn).insert("job_run", ("job", "day:d", "ran_at:t"), [("kept", NOW.date(), NOW)])
+    with pytest.raises(RuntimeError), writing(engine) as conn:
+        Bulk(conn).insert("job_run", ("job", "day:d", "ran_at:t"), [("lost", NOW.date(), NOW)])
+        raise RuntimeError("stop")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT job FROM job_run")).scalars().all() == ["kept"]
+
+
+def test_bulk_ids_come_back_in_the_rows_order(engine):
+    writer = IntakeWriter(engine, Router(rules_from_mapping(TEST_RULES)), clock=lambda: NOW)
+    case_id = writer._write([record("r-1")])["r-1"].case_id
+    rows = [(case_id, NOW, SYSTEM_ACTOR, Action.NUDGED, {"n": n}) for n in range(3)]
+    with writing(engine) as conn:
+        first = insert_activities(conn, rows)
+        second = insert_activities(conn, rows[:1])
+    assert len(set(first + second)) == 4 and second[0] > max(first)
+    with engine.connect() as conn:
+        stored = dict(conn.execute(sa.text("SELECT id, detail FROM activity")).all())
+    details = {i: json.loads(d) if isinstance(d, str) else d for i, d in stored.items()}
+    assert [details[i] for i in first] == [{"n": 0}, {"n": 1}, {"n": 2}]

@@ -199,8 +199,9 @@ def import_cmd(args: argparse.Namespace) -> int:
     """Validate every line first; import nothing unless the whole file is clean."""
     from datetime import UTC, datetime
 
+    from bot.services.imports import CsvError, parse_account_csv
+    from storage.account_events import import_account_events
     from storage.db import migrate
-    from storage.reports import CsvError, import_account_events, parse_account_csv
 
     path = Path(args.file)
     if not path.is_file():
@@ -237,7 +238,7 @@ def _write_csv(out: IO[str], columns: Sequence[str], rows: Iterable[dict[str, An
 
 def export_cmd(args: argparse.Namespace) -> int:
     """Every case as CSV for BI tools; no comments, emails or phone numbers."""
-    from storage.reports import EXPORT_COLUMNS, export_cases
+    from storage.export import EXPORT_COLUMNS, export_cases
 
     with _database(load_settings(), migrated=True) as engine:
         if args.file == "-":

@@ -18,7 +18,10 @@ from bot.delivery.chart import weekly_chart_png
 from bot.delivery.slack import UserDirectory, Workspace
 from bot.domain.calendar import Calendar
 from bot.domain.periods import Period, last_month, parse_period
-from storage import reports as store
+from storage.digest import digest_counts, digest_rows
+from storage.kpi import kpi_summary, weekly_series
+from storage.open_cases import OpenCase
+from storage.rollup import root_cause_rollup
 from storage.timers import claim_daily_job
 
 log = logging.getLogger(__name__)
@@ -83,7 +86,7 @@ class Reports:
                     team.add(member)
         return team
 
-    def _links(self, rows: list[store.DigestRow]) -> dict[int, str]:
+    def _links(self, rows: list[OpenCase]) -> dict[int, str]:
         links = {}
         for row in rows:
             if row.card_channel and row.card_ts:
@@ -95,10 +98,10 @@ class Reports:
     def digest(self, *, owners: set[str] | None, scope: str) -> Report:
         """Open cases, highest ARR first, then today's counts and the 7-day contact rate."""
         now = self.clock()
-        rows = store.digest_rows(self.engine, owners=owners, now=now, limit=DIGEST_LIMIT)
+        rows = digest_rows(self.engine, owners=owners, now=now, limit=DIGEST_LIMIT)
         local = now.astimezone(self.rules.tzinfo)
         day_start = datetime.combine(local.date(), time(), self.rules.tzinfo).astimezone(UTC)
-        counts = store.digest_counts(
+        counts = digest_counts(
             self.engine, day_start=day_start, day_end=day_start + timedelta(days=1), now=now
         )
         title = local.strftime("%a %d %b")
@@ -111,7 +114,7 @@ class Reports:
         """The five KPIs and the NPS for a period (`PeriodError` on a bad period)."""
         now = self.clock()
         period = parse_period(text, now=now, tz=self.rules.tzinfo)
-        summary = store.kpi_summary(
+        summary = kpi_summary(
             self.engine,
             start=period.start,
             end=period.end,
@@ -130,7 +133,7 @@ class Reports:
             if text.strip()
             else last_month(now, self.rules.tzinfo)
         )
-        rows = store.root_cause_rollup(self.engine, start=period.start, end=period.end)
+        rows = root_cause_rollup(self.engine, start=period.start, end=period.end)
         return Report(
             views.root_cause_text(rows, label=period.label),
             views.root_cause_blocks(rows, label=period.label),
@@ -167,7 +170,7 @@ class Reports:
 
     def post_weekly_chart(self, client: WebClient, *, channel: str) -> None:
         """Contact rate, resolution rate and NPS by week, as a PNG."""
-        points = store.weekly_series(self.engine, weeks=12, end=self.clock())
+        points = weekly_series(self.engine, weeks=12, end=self.clock())
         png = weekly_chart_png(points, title="Contact rate, resolution rate and NPS by week")
         client.files_upload_v2(
             channel=channel,

@@ -16,6 +16,7 @@ from bot.domain.permissions import Act, CaseRoles, may, refusal
 from bot.domain.vocabulary import CaseStatus
 from storage import cases
 from storage.models import FollowUpCase
+from storage.open_cases import OpenCase
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ class Workflow:
         self.wake()
         return Outcome(True, case=result.case)
 
-    def home(self, user: str) -> tuple[list[cases.HomeRow], dict[int, str]]:
+    def home(self, user: str) -> tuple[list[OpenCase], dict[int, str]]:
         """The user's open cases for App Home, with links to their cards."""
         rows = cases.open_cases_for(self.engine, user, now=self.clock())
         links = {}
