@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from bot.services.intake import AccountEventIn
+from bot.services.payloads import AccountEventIn
 from storage.account_events import ACCOUNT_ID_MAX, AccountEventRow
 
 CSV_HEADER = ("account_id", "event", "at", "arr")
