@@ -9,10 +9,9 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.db import begin_immediate
 from storage.models import Account, AccountDomain, Customer
+from storage.sql import upsert, writing
 
 ACCOUNT = Account.__table__
 DOMAIN = AccountDomain.__table__
@@ -51,31 +50,6 @@ class Match:
     how: str  # "customer" (a known customer's email) or "domain"
 
 
-def upsert(
-    conn: sa.Connection,
-    table: sa.Table,
-    rows: Sequence[dict[str, Any]],
-    *,
-    key: str,
-    update: Sequence[str],
-    keep_when_null: Sequence[str] = (),
-) -> None:
-    """Insert rows or update them on a key conflict; `keep_when_null` columns keep their value."""
-    if not rows:
-        return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table).values(list(rows))
-    changes = {
-        name: (
-            sa.func.coalesce(stmt.excluded[name], table.c[name])
-            if name in keep_when_null
-            else stmt.excluded[name]
-        )
-        for name in update
-    }
-    conn.execute(stmt.on_conflict_do_update(index_elements=[key], set_=changes))
-
-
 def _account_row(record: AccountRecord, now: datetime) -> dict[str, Any]:
     return {
         "id": record.account_id,
@@ -98,7 +72,7 @@ def _write_batch(conn: sa.Connection, batch: Sequence[AccountRecord], now: datet
         conn,
         ACCOUNT,
         [_account_row(by_id[i], now) for i in ids],
-        key="id",
+        key=("id",),
         update=("name", "arr", "owner", "plan", "renewal_date", "updated_at"),
         keep_when_null=("arr", "owner", "plan", "renewal_date"),
     )
@@ -111,7 +85,7 @@ def _write_batch(conn: sa.Connection, batch: Sequence[AccountRecord], now: datet
             conn,
             DOMAIN,
             [{"domain": d, "account_id": i} for d, i in sorted(rows.items())],
-            key="domain",
+            key=("domain",),
             update=("account_id",),
         )
     return len(set(ids) - known)
@@ -128,10 +102,8 @@ def load_directory(
     created = 0
     for start in range(0, len(records), BATCH):
         batch = records[start : start + BATCH]
-        with engine.connect() as conn:
-            begin_immediate(conn)
-            with conn.begin():
-                created += _write_batch(conn, batch, now)
+        with writing(engine) as conn:
+            created += _write_batch(conn, batch, now)
         if progress is not None:
             progress(start + len(batch))
     distinct = len({r.account_id for r in records})

@@ -7,10 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.db import begin_immediate
 from storage.models import InboundFetch
+from storage.sql import insert_missing, skip_locked, writing
 
 FETCH = InboundFetch.__table__
 PENDING, DONE, FAILED = "pending", "done", "failed"
@@ -29,33 +28,22 @@ class Fetch:
     attempts: int
 
 
-def _write(engine: sa.Engine) -> Any:
-    conn = engine.connect()
-    begin_immediate(conn)
-    return conn
-
-
 def enqueue(
     engine: sa.Engine, *, source: str, external_id: str, ref: dict[str, Any], now: datetime
 ) -> bool:
     """Queue a read-back, durably; False when this response was queued before."""
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    stmt = (
-        dialect.insert(FETCH)
-        .values(
-            source=source,
-            external_id=external_id,
-            ref=ref,
-            status=PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            received_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["source", "external_id"])
-        .returning(FETCH.c.id)
-    )
-    with _write(engine) as conn, conn.begin():
-        return conn.execute(stmt).first() is not None
+    row = {
+        "source": source,
+        "external_id": external_id,
+        "ref": ref,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "received_at": now,
+    }
+    with writing(engine) as conn:
+        key = ("source", "external_id")
+        return bool(insert_missing(conn, FETCH, [row], key=key, returning=FETCH.c.id))
 
 
 def claim_due(engine: sa.Engine, *, now: datetime, limit: int = 20) -> list[Fetch]:
@@ -66,10 +54,8 @@ def claim_due(engine: sa.Engine, *, now: datetime, limit: int = 20) -> list[Fetc
         .order_by(FETCH.c.next_attempt_at, FETCH.c.id)
         .limit(limit)
     )
-    with _write(engine) as conn, conn.begin():
-        if conn.dialect.name == "postgresql":
-            due = due.with_for_update(skip_locked=True)
-        rows = conn.execute(due).all()
+    with writing(engine) as conn:
+        rows = conn.execute(skip_locked(due, of=FETCH)).all()
         if not rows:
             return []
         conn.execute(
@@ -81,7 +67,7 @@ def claim_due(engine: sa.Engine, *, now: datetime, limit: int = 20) -> list[Fetc
 
 
 def _finish(engine: sa.Engine, fetch_id: int, **values: Any) -> None:
-    with _write(engine) as conn, conn.begin():
+    with writing(engine) as conn:
         conn.execute(
             sa.update(FETCH)
             .where(FETCH.c.id == fetch_id, FETCH.c.status == PENDING)
@@ -110,7 +96,7 @@ def retry_failed(engine: sa.Engine, *, source: str | None, now: datetime) -> int
     if source is not None:
         stmt = stmt.where(FETCH.c.source == source)
     stmt = stmt.values(status=PENDING, next_attempt_at=now, attempts=0, done_at=None)
-    with _write(engine) as conn, conn.begin():
+    with writing(engine) as conn:
         return conn.execute(stmt).rowcount
 
 

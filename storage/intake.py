@@ -12,13 +12,19 @@ import sqlalchemy as sa
 from bot.domain.details import ReceivedDetail
 from bot.domain.vocabulary import SYSTEM_ACTOR, Action, CaseStatus, DeliveryKind, StepKind
 from storage.activity import ActivityRow, insert_activities
-from storage.models import Account, FollowUpCase
+from storage.models import Account, Customer, FollowUpCase
 from storage.outbox_rows import OutboxRow, insert_outbox, outbox_row
 from storage.recoveries import link_recoveries
-from storage.sql import Bulk
+from storage.sql import Bulk, insert_missing
 
 ACCOUNT = Account.__table__
+CUSTOMER = Customer.__table__
 CASE = FollowUpCase.__table__
+NATIVE_SOURCE = "native"
+"""The source of nps-bot's own JSON shape at POST /webhooks/survey."""
+
+AccountFacts = dict[str, tuple[float | None, str | None]]
+"""Each account's ARR and owner, as stored."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,11 @@ class ResponseData:
     touchpoints: list[dict[str, Any]] = field(default_factory=list)
     resurvey_of: str | None = None
     webhook_id: str | None = None
+    source: str = NATIVE_SOURCE
+    # False for a platform's answer: its customer and account are matched by email when stored.
+    placed: bool = True
+    # A repeated delivery may carry a change (a later comment) that updates the response.
+    amend: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,7 @@ class CaseDraft:
     steps: list[StepDraft]
     card_channel: str | None = None
     owner_user_id: str | None = None
+    owner_ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,8 +137,8 @@ CUSTOMER_UPSERT = """ ON CONFLICT (id) DO UPDATE SET
 
 def upsert_accounts(
     conn: sa.Connection, accounts: Iterable[AccountData], *, now: datetime
-) -> dict[str, float | None]:
-    """Insert or update accounts and return their ARR; fields left out keep their value."""
+) -> AccountFacts:
+    """Insert or update accounts and return their ARR and owner; fields left out keep theirs."""
     rows = [
         (a.id, a.name, a.arr, a.owner, a.plan, a.renewal_date, now, now)
         for a in _last_by_id(accounts)
@@ -143,8 +155,42 @@ def upsert_accounts(
         "created_at:t",
         "updated_at:t",
     )
-    returned = Bulk(conn).insert("account", columns, rows, ACCOUNT_UPSERT + " RETURNING id, arr")
-    return {account_id: arr for account_id, arr in returned}
+    suffix = ACCOUNT_UPSERT + " RETURNING id, arr, owner"
+    returned = Bulk(conn).insert("account", columns, rows, suffix)
+    return {account_id: (arr, owner) for account_id, arr, owner in returned}
+
+
+def ensure_accounts(
+    conn: sa.Connection, accounts: Iterable[AccountData], *, now: datetime
+) -> AccountFacts:
+    """Accounts a response only names: created when unknown, never changed; their facts."""
+    wanted = _last_by_id(accounts)
+    rows = [{"id": a.id, "name": a.name, "created_at": now, "updated_at": now} for a in wanted]
+    insert_missing(conn, ACCOUNT, rows, key=("id",))
+    if not wanted:
+        return {}
+    query = sa.select(ACCOUNT.c.id, ACCOUNT.c.arr, ACCOUNT.c.owner).where(
+        ACCOUNT.c.id.in_([a.id for a in wanted])
+    )
+    return {account_id: (arr, owner) for account_id, arr, owner in conn.execute(query)}
+
+
+def ensure_customers(
+    conn: sa.Connection, customers: Iterable[CustomerData], *, now: datetime
+) -> None:
+    """Respondents a platform names: created when unknown; a known customer keeps their row."""
+    rows = [
+        {
+            "id": c.id,
+            "account_id": c.account_id,
+            "name": c.name,
+            "email": c.email,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for c in _last_by_id(customers)
+    ]
+    insert_missing(conn, CUSTOMER, rows, key=("id",))
 
 
 def upsert_customers(
@@ -184,6 +230,7 @@ RESPONSE_COLUMNS = (
     "received_at:t",
     "touchpoints:j",
     "resurvey_of",
+    "source",
 )
 CASE_COLUMNS = (
     "response_id",
@@ -270,6 +317,7 @@ def _insert_new_responses(bulk: Bulk, responses: Sequence[ResponseData]) -> list
             r.received_at,
             r.touchpoints,
             r.resurvey_of,
+            r.source,
         )
         for r in responses
     ]
@@ -291,7 +339,7 @@ def _insert_cases(
             CaseStatus.OPEN.value,
             d.reasons,
             d.suggest_email_first,
-            r.account.owner,
+            d.owner_ref,
             d.owner_user_id,
             r.received_at,
             d.contact_due_at,

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.visitors import InternalTraversal
 
@@ -148,6 +148,54 @@ def skip_locked(query: sa.Select[Any], *, of: sa.Table) -> sa.Select[Any]:
     SQLite renders no lock clause: a writer there holds the database's write lock already.
     """
     return query.with_for_update(skip_locked=True, of=of)
+
+
+def _insert(conn: sa.Connection, table: sa.Table) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT."""
+    return (postgresql if _postgres(conn) else sqlite).insert(table)
+
+
+def upsert(
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    key: Sequence[str],
+    update: Sequence[str],
+    keep_when_null: Sequence[str] = (),
+) -> None:
+    """Insert rows, updating `update` columns on a `key` conflict; `keep_when_null` columns
+    keep their stored value where the new one is NULL."""
+    if not rows:
+        return
+    stmt = _insert(conn, table).values(list(rows))
+    changes = {
+        name: (
+            sa.func.coalesce(stmt.excluded[name], table.c[name])
+            if name in keep_when_null
+            else stmt.excluded[name]
+        )
+        for name in update
+    }
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=changes))
+
+
+def insert_missing(
+    conn: sa.Connection,
+    table: sa.Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    key: Sequence[str],
+    returning: sa.ColumnElement[Any] | None = None,
+) -> list[Any]:
+    """Insert the rows whose `key` is not taken yet; the `returning` values of those inserted."""
+    if not rows:
+        return []
+    stmt = _insert(conn, table).values(list(rows)).on_conflict_do_nothing(index_elements=list(key))
+    if returning is None:
+        conn.execute(stmt)
+        return []
+    return list(conn.execute(stmt.returning(returning)).scalars())
 
 
 # --- multi-row inserts ---------------------------------------------------------------------

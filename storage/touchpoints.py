@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from storage.db import begin_immediate
 from storage.models import Touchpoint
+from storage.sql import insert_missing, writing
 
 TOUCHPOINT = Touchpoint.__table__
 SHOWN = 3
@@ -51,13 +50,14 @@ def record_touchpoints(
     }
     if not rows:
         return 0
-    with engine.connect() as conn:
-        begin_immediate(conn)
-        with conn.begin():
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            stmt = dialect.insert(TOUCHPOINT).values([rows[k] for k in sorted(rows)])
-            stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
-            inserted = conn.execute(stmt.returning(TOUCHPOINT.c.id)).all()
+    with writing(engine) as conn:
+        inserted = insert_missing(
+            conn,
+            TOUCHPOINT,
+            [rows[k] for k in sorted(rows)],
+            key=("dedupe_key",),
+            returning=TOUCHPOINT.c.id,
+        )
     return len(inserted)
 
 

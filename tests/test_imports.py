@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.services.imports import CsvError, parse_account_csv
-from bot.services.intake import BadPayload, parse_account_event
+from bot.services.payloads import BadPayload, parse_account_event
 from storage.account_events import AccountEventRow
 
 

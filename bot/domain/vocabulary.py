@@ -113,3 +113,7 @@ SEGMENT_PRIORITY = {Segment.DETRACTOR: 0, Segment.PASSIVE: 1, Segment.PROMOTER: 
 
 INTERACTIVE_PRIORITY = -1
 """The outbox priority of feedback on a click: it goes out before any new card."""
+
+UNMATCHED_ACCOUNT = "~unmatched"
+"""The account of a response the directory could not place; its card says no account matched."""
+UNMATCHED_ACCOUNT_NAME = "No matching account"

@@ -25,8 +25,9 @@ from bot.domain.patterns import is_user_id
 from bot.domain.policy import Matchers, is_top_revenue, plan_case, top_revenue_threshold
 from bot.domain.vocabulary import SEGMENT_PRIORITY, StepKind
 from bot.services.payloads import SurveyIn, parse_survey
+from bot.services.placement import amend_repeats, place
 from storage import intake as store
-from storage.db import begin_immediate
+from storage.sql import writing
 
 __all__ = [
     "IntakeWriter",
@@ -82,8 +83,15 @@ class Router:
             self.rules.routing, lambda rank: store.arr_at_rank(conn, rank), known
         )
 
-    def draft(self, response: store.ResponseData, *, arr: float | None, threshold: float | None):
-        """The case the policy decides for one response."""
+    def draft(
+        self,
+        response: store.ResponseData,
+        *,
+        arr: float | None,
+        threshold: float | None,
+        owner: str | None = None,
+    ) -> store.CaseDraft:
+        """The case the policy decides for one response; `owner` is the account's, as stored."""
         plan = plan_case(
             score=response.score,
             comment=response.comment,
@@ -97,7 +105,7 @@ class Router:
             store.StepDraft(StepKind.LADDER, s.seq, s.notify, s.due_at, s.reassign)
             for s in plan.steps
         ]
-        owner = response.account.owner
+        owner = owner or response.account.owner
         steps += [
             store.StepDraft(
                 StepKind.ALERT,
@@ -121,6 +129,7 @@ class Router:
             steps=steps,
             card_channel=self.destinations.card_channel(owner),
             owner_user_id=owner if is_user_id(owner) else None,
+            owner_ref=owner,
         )
 
 
@@ -296,18 +305,18 @@ class IntakeWriter:
 
     def _write(self, responses: list[store.ResponseData]) -> dict[str, store.Stored]:
         now = self._clock()
-        with self.engine.connect() as conn:
-            begin_immediate(conn)
-            with conn.begin():
-                arrs = store.upsert_accounts(conn, (r.account for r in responses), now=now)
-                store.upsert_customers(conn, (r.customer for r in responses), now=now)
-                threshold = self._current_threshold(conn)
-                # Repeats are rare: drafting them too costs less than a query to find them first.
-                items = [
-                    (r, self.router.draft(r, arr=arrs.get(r.account.id), threshold=threshold))
-                    for r in responses
-                ]
-                stored = store.insert_responses(conn, items, now=now)
+        with writing(self.engine) as conn:
+            responses = place(conn, responses)
+            facts = self._accounts(conn, responses, now=now)
+            threshold = self._current_threshold(conn)
+            # Repeats are rare: drafting them too costs less than a query to find them first.
+            items = []
+            for r in responses:
+                arr, owner = facts.get(r.account.id, (None, None))
+                draft = self.router.draft(r, arr=arr, threshold=threshold, owner=owner)
+                items.append((r, draft))
+            stored = store.insert_responses(conn, items, now=now)
+            stored.update(amend_repeats(conn, items, stored, now=now))
         for rid, result in stored.items():
             if result.created:
                 log.info(
@@ -317,6 +326,20 @@ class IntakeWriter:
                     result.segment,
                 )
         return stored
+
+    @staticmethod
+    def _accounts(
+        conn: sa.Connection, responses: list[store.ResponseData], *, now: datetime
+    ) -> store.AccountFacts:
+        """Write the accounts and customers: a payload's own data updates them, a platform's
+        answer only names them. Their ARR and owner, as stored."""
+        native = [r for r in responses if r.placed]
+        named = [r for r in responses if not r.placed]
+        facts = store.upsert_accounts(conn, (r.account for r in native), now=now)
+        facts.update(store.ensure_accounts(conn, (r.account for r in named), now=now))
+        store.upsert_customers(conn, (r.customer for r in native), now=now)
+        store.ensure_customers(conn, (r.customer for r in named), now=now)
+        return facts
 
     def _current_threshold(self, conn: sa.Connection) -> float | None:
         now = time.monotonic()

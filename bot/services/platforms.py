@@ -16,11 +16,9 @@ import sqlalchemy as sa
 
 from bot.services.sources import PLATFORMS, Answer, FetchRef, FieldMap, Platform
 from storage import inbound
+from storage import intake as store
 
 NATIVE = "native"
-UNMATCHED_ACCOUNT = "~unmatched"
-"""The account of a response the directory could not place: its card says no account matched."""
-UNMATCHED_NAME = "No matching account"
 
 
 class SourceRule(Protocol):
@@ -235,3 +233,21 @@ class PlatformIntake:
                 entry["fetches"] = dataclasses.asdict(queue) if queue else {"pending": 0}
             report[name] = entry
         return report
+
+
+def to_record(answer: PlatformAnswer, received_at: datetime) -> store.ResponseData:
+    """The intake record of a platform's answer; the writer places it in the directory."""
+    email = answer.email
+    account_id = answer.account_id or ""
+    return store.ResponseData(
+        response_id=answer.response_id,
+        score=answer.score,
+        customer=store.CustomerData("", account_id, answer.customer_name(), email),
+        account=store.AccountData(account_id, account_id),
+        submitted_at=answer.submitted_at or received_at,
+        received_at=received_at,
+        comment=answer.comment,
+        source=answer.source,
+        placed=False,
+        amend=True,
+    )

@@ -54,17 +54,18 @@ def upgrade() -> None:
         sa.UniqueConstraint("source", "external_id", name="uq_inbound_fetch"),
     )
     op.create_index("ix_inbound_fetch_due", "inbound_fetch", ["status", "next_attempt_at"])
-    with op.batch_alter_table("survey_response") as batch:
-        batch.add_column(
-            sa.Column("source", sa.String(50), nullable=False, server_default="native")
-        )
+    # Plain ALTER TABLE, not a batch copy: a copy of survey_response would trip the cases'
+    # foreign key to it on SQLite.
+    op.add_column(
+        "survey_response",
+        sa.Column("source", sa.String(50), nullable=False, server_default="native"),
+    )
     op.create_index("ix_customer_email_lower", "customer", [sa.text("lower(email)")])
 
 
 def downgrade() -> None:
     op.drop_index("ix_customer_email_lower", table_name="customer")
-    with op.batch_alter_table("survey_response") as batch:
-        batch.drop_column("source")
+    op.drop_column("survey_response", "source")
     op.drop_index("ix_inbound_fetch_due", table_name="inbound_fetch")
     op.drop_table("inbound_fetch")
     op.drop_index("ix_touchpoint_email_at", table_name="touchpoint")
