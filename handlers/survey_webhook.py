@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook
@@ -23,8 +24,14 @@ from handlers.signed import error, read_signed
 log = logging.getLogger(__name__)
 
 
-def survey_route(*, secret: str, writer: IntakeWriter) -> Route:
-    """The survey webhook, bound to its secret and the intake writer.
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def survey_route(
+    *, secret: str, writer: IntakeWriter, clock: Callable[[], datetime] = _now
+) -> Route:
+    """The survey webhook, bound to its secret, the intake writer and the clock it stamps with.
 
     A plain Starlette route: the hot path skips FastAPI's dependency and serialisation layers.
     """
@@ -44,7 +51,7 @@ def survey_route(*, secret: str, writer: IntakeWriter) -> Route:
             return error(422, "invalid survey response", fields=fields)
         record = to_response_data(
             payload,
-            received_at=datetime.now(UTC),
+            received_at=clock(),
             webhook_id=request.headers.get("webhook-id"),
         )
         try:

@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from slack_bolt import App, BoltContext
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -126,8 +127,14 @@ class _QuietTokenWarning(logging.Filter):
         return "will be unused" not in text and "will be ignored" not in text
 
 
-def build_services(settings: Settings, rules: Rules) -> Services:
-    """Assemble the bot's parts from settings and rules, without starting anything."""
+def build_services(
+    settings: Settings, rules: Rules, *, clock: Callable[[], datetime] | None = None
+) -> Services:
+    """Assemble the bot's parts from settings and rules, without starting anything.
+
+    `clock`, when given, is every part's "now" (the sandbox moves it forward).
+    """
+    timed: dict[str, Any] = {} if clock is None else {"clock": clock}
     engine = create_db_engine(settings.database_url)
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
     # The outbox defers a throttled message itself instead of sleeping in the client, so one
@@ -144,11 +151,12 @@ def build_services(settings: Settings, rules: Rules) -> Services:
         directory=directory,
         workspace=workspace,
         webhook_secret=settings.survey_webhook_secret,
+        **timed,
     )
-    workflow = Workflow(engine, rules, directory, wake=outbox.wake, workspace=workspace)
-    timers = Timers(engine, rules, directory, wake=outbox.wake)
-    reports = Reports(engine, rules, directory, workspace)
-    writer = IntakeWriter(engine, Router(rules), on_commit=outbox.wake)
+    workflow = Workflow(engine, rules, directory, wake=outbox.wake, workspace=workspace, **timed)
+    timers = Timers(engine, rules, directory, wake=outbox.wake, **timed)
+    reports = Reports(engine, rules, directory, workspace, **timed)
+    writer = IntakeWriter(engine, Router(rules), on_commit=outbox.wake, **timed)
 
     logging.getLogger("slack_bolt.App").addFilter(_QuietTokenWarning())
 
@@ -183,8 +191,13 @@ def build_services(settings: Settings, rules: Rules) -> Services:
     )
 
 
-def create_app(services: Services, *, run_migrations: bool = True) -> IntakeFastPath:
-    """The ASGI app; starting it starts the writer, the outbox and the scheduler."""
+def create_app(
+    services: Services, *, run_migrations: bool = True, sandbox: APIRouter | None = None
+) -> IntakeFastPath:
+    """The ASGI app; starting it starts the writer, the outbox and the scheduler.
+
+    `sandbox` is the sandbox's page and Slack stand-in, mounted only when running as one.
+    """
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -197,7 +210,9 @@ def create_app(services: Services, *, run_migrations: bool = True) -> IntakeFast
     app = FastAPI(title="nps-bot", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.services = services
     intake = survey_route(
-        secret=services.settings.survey_webhook_secret or "", writer=services.writer
+        secret=services.settings.survey_webhook_secret or "",
+        writer=services.writer,
+        clock=services.workflow.clock,
     )
     app.router.routes.append(intake)
     app.router.routes.append(
@@ -205,6 +220,8 @@ def create_app(services: Services, *, run_migrations: bool = True) -> IntakeFast
     )
     if not services.settings.socket_mode:
         app.include_router(slack_router(services.bolt))
+    if sandbox is not None:
+        app.include_router(sandbox)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
