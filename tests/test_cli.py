@@ -40,7 +40,8 @@ def test_serve_without_secrets_is_one_line(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SURVEY_WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-test")  # with no token at all, serve is the sandbox
+    # With no token at all, serve is the sandbox.
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-test")
     assert main(["serve"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "nps-bot: SLACK_BOT_TOKEN: required to talk to Slack"

@@ -130,10 +130,7 @@ class _QuietTokenWarning(logging.Filter):
 def build_services(
     settings: Settings, rules: Rules, *, clock: Callable[[], datetime] | None = None
 ) -> Services:
-    """Assemble the bot's parts from settings and rules, without starting anything.
-
-    `clock`, when given, is every part's "now" (the sandbox moves it forward).
-    """
+    """Assemble the bot's parts, unstarted; `clock`, when given, is every part's now."""
     timed: dict[str, Any] = {} if clock is None else {"clock": clock}
     engine = create_db_engine(settings.database_url)
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
@@ -194,10 +191,7 @@ def build_services(
 def create_app(
     services: Services, *, run_migrations: bool = True, sandbox: APIRouter | None = None
 ) -> IntakeFastPath:
-    """The ASGI app; starting it starts the writer, the outbox and the scheduler.
-
-    `sandbox` is the sandbox's page and Slack stand-in, mounted only when running as one.
-    """
+    """The ASGI app; starting it starts the writer, the outbox and the scheduler."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -220,7 +214,7 @@ def create_app(
     )
     if not services.settings.socket_mode:
         app.include_router(slack_router(services.bolt))
-    if sandbox is not None:
+    if sandbox is not None:  # the sandbox's page and Slack stand-in, when running as one
         app.include_router(sandbox)
 
     @app.get("/healthz")

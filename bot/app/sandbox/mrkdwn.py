@@ -141,6 +141,24 @@ def to_html(text: str | None, names: Names, channels: Names) -> Markup:
     return Markup(html.removesuffix("<br>"))
 
 
+def to_text(text: str | None, names: Names, channels: Names) -> str:
+    """A mrkdwn text as words alone, for a label: names for mentions, labels for links."""
+
+    def word(match: re.Match[str]) -> str:
+        body, _, label = match.group(1).partition("|")
+        if label:
+            return label
+        if body.startswith("@"):
+            return "@" + names(body[1:])
+        if body.startswith("#"):
+            return "#" + channels(body[1:]).lstrip("#")
+        return body.removeprefix("!").split("^", 1)[0]
+
+    words = _unescape(_TOKEN.sub(word, text or ""))
+    words = _EMOJI.sub(lambda m: EMOJI.get(m.group(1), ""), words)
+    return " ".join(re.sub(r"(?<!\w)[*_~`]+|[*_~`]+(?!\w)", "", words).split())
+
+
 def plain(text: str | None) -> Markup:
     """A plain_text object's text as HTML: escaped, with emoji."""
     return Markup(escape(emoji(text or "")))

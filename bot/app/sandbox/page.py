@@ -74,6 +74,7 @@ class Page:
         )
         self.env.globals.update(md=self.md, plain=mrkdwn.plain, name_of=self.directory.name_of)
         self.env.filters["anchor"] = _anchor
+        self.env.filters["words"] = self.words
 
     def md(self, text: Any) -> Markup:
         """A Block Kit text object (or a mrkdwn string) as HTML."""
@@ -84,6 +85,10 @@ class Page:
         return mrkdwn.to_html(
             str(text or ""), self.directory.name_of, self.directory.conversation_name
         )
+
+    def words(self, text: str | None) -> str:
+        """A mrkdwn text as plain words, for an accessible name."""
+        return mrkdwn.to_text(text, self.directory.name_of, self.directory.conversation_name)
 
     # --- the regions -----------------------------------------------------------------------------
 

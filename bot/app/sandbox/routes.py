@@ -73,7 +73,7 @@ def sandbox_router(sandbox: Sandbox) -> APIRouter:
     """Every sandbox route, under `/sandbox`."""
     router = APIRouter(prefix="/sandbox")
     _page_routes(router, sandbox)
-    _slack_routes(router, sandbox)
+    router.include_router(stand_in_router(sandbox.api))
     _action_routes(router, sandbox)
     _tool_routes(router, sandbox)
     return router
@@ -130,23 +130,28 @@ def _page_routes(router: APIRouter, sandbox: Sandbox) -> None:
         return Response(content, media_type=kind)
 
 
-def _slack_routes(router: APIRouter, sandbox: Sandbox) -> None:
+def stand_in_router(api: SlackApi) -> APIRouter:
+    """The Slack stand-in's routes: the Web API, response URLs and file uploads."""
+    router = APIRouter()
+
     @router.api_route("/api/{method}", methods=["GET", "POST"])
     async def web_api(method: str, request: Request) -> JSONResponse:
         body = await request.body()
         args = parse_args(request.url.query, request.headers.get("content-type", ""), body)
         token = bearer(request.headers.get("authorization"))
-        return JSONResponse(sandbox.api.call(method, args, token=token))
+        return JSONResponse(api.call(method, args, token=token))
 
     @router.post("/respond/{key}")
     async def respond(key: str, request: Request) -> PlainTextResponse:
-        status, text = sandbox.api.respond(key, await request.body())
+        status, text = api.respond(key, await request.body())
         return PlainTextResponse(text, status_code=status)
 
     @router.post("/upload/{file_id}")
     async def upload(file_id: str, request: Request) -> PlainTextResponse:
-        status, text = sandbox.api.upload(file_id, await request.body())
+        status, text = api.upload(file_id, await request.body())
         return PlainTextResponse(text, status_code=status)
+
+    return router
 
 
 def _action_routes(router: APIRouter, sandbox: Sandbox) -> None:

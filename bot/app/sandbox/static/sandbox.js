@@ -13,6 +13,8 @@
     modalKey: document.getElementById("modal-root").dataset.key || "",
     openThreads: new Set(),
     lastButton: null,
+    seenNotes: null,
+    toBottom: true,
   };
   const status = document.getElementById("status");
 
@@ -101,8 +103,20 @@
     });
     formatTimes(region);
     if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
-    if (key === "pane" && atBottom) scroller.scrollTop = scroller.scrollHeight;
+    if (key === "pane" && (atBottom || view.toBottom)) scroller.scrollTop = scroller.scrollHeight;
+    if (key === "pane") view.toBottom = false;
     return true;
+  }
+
+  // A note only this person sees (a refusal, a command's answer) is brought into view and read out.
+  function showNewNotes() {
+    const notes = [...document.querySelectorAll("#pane-content article.ephemeral")];
+    const fresh = view.seenNotes ? notes.filter((n) => !view.seenNotes.has(n.id)) : [];
+    view.seenNotes = new Set(notes.map((n) => n.id));
+    if (!fresh.length) return;
+    const last = fresh[fresh.length - 1];
+    last.scrollIntoView({ block: "nearest" });
+    say(`Only visible to you: ${last.querySelector(".msg-body > .bk, .msg-body > .bk-text")?.textContent.trim() || ""}`);
   }
 
   function applyModal(html, key) {
@@ -133,7 +147,10 @@
     document.getElementById("offset").textContent = data.offset;
     formatTimes(document.querySelector(".clock"));
     replace("sidebar", data.sidebar, "sidebar");
-    if (replace("pane-content", data.pane, "pane")) jumpToHash();
+    if (replace("pane-content", data.pane, "pane")) {
+      jumpToHash();
+      showNewNotes();
+    }
     applyModal(data.modal, data.modal_key);
     document.getElementById("command-form").hidden = view.conv === "home";
   }
@@ -170,12 +187,15 @@
   // --- choosing who and where ------------------------------------------------------------------
 
   function choose(changes) {
-    Object.assign(view, changes);
+    const { keepHash, ...picked } = changes;
+    Object.assign(view, picked);
     view.generation += 1;
+    view.seenNotes = null;
+    view.toBottom = Boolean(changes.conv) && !window.location.hash;
     const url = new URL(window.location.href);
     url.searchParams.set("as", view.as);
     url.searchParams.set("c", view.conv);
-    if (changes.conv) url.hash = "";
+    if (changes.conv && !keepHash) url.hash = "";
     window.history.replaceState(null, "", url);
     body.dataset.as = view.as;
     body.dataset.conv = view.conv;
@@ -194,6 +214,17 @@
     event.preventDefault();
     choose({ conv: link.dataset.conv });
     document.getElementById("pane").focus();
+  });
+
+  // Links to messages (Slack permalinks) open the conversation here, at that message.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[href*='/sandbox/archives/']");
+    if (!link) return;
+    const match = new URL(link.href).pathname.match(/\/archives\/(\w+)\/p(\d+)(\d{6})$/);
+    if (!match) return;
+    event.preventDefault();
+    window.history.replaceState(null, "", `#m${match[2]}-${match[3]}`);
+    choose({ conv: match[1], keepHash: true });
   });
 
   document.addEventListener("toggle", (event) => {
