@@ -209,3 +209,26 @@ def test_home_and_the_slash_command_answer_the_person_who_asked(page: Page):
     home = page.locator(".home")
     expect(home).to_contain_text("Your open NPS follow-ups")
     expect(home).to_contain_text("Edsger Dijkstra")
+
+
+UNLABELLED = """() => [...document.querySelectorAll("input, select, textarea")]
+    .filter((el) => !el.labels.length && !el.getAttribute("aria-label"))
+    .map((el) => el.outerHTML)"""
+
+
+def test_the_page_works_from_the_keyboard_and_every_control_has_a_label(page: Page):
+    card = send_response(page, score=5, customer="Barbara Liskov", account="Substitution Co")
+    claim = card.get_by_role("button", name="Claim")
+    claim.focus()
+    page.keyboard.press("Enter")
+    expect(card).to_contain_text("Claimed by @Alice Owens")
+    opener = card.get_by_role("button", name="Log contact")
+    opener.focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_role("dialog", name="Log contact")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("radio", name="Phone")).to_be_focused()
+    assert page.evaluate(UNLABELLED) == []
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(opener).to_be_focused()

@@ -86,7 +86,11 @@ def _page_routes(router: APIRouter, sandbox: Sandbox) -> None:
     async def page(request: Request) -> HTMLResponse:
         person = sandbox.person(request.query_params.get("as"))
         conv = request.query_params.get("c") or DEFAULT_CONVERSATION
-        html = sandbox.page.full(person, conv, now=sandbox.clock(), offset=sandbox.clock.offset)
+        html = await run_in_threadpool(
+            lambda: sandbox.page.full(
+                person, conv, now=sandbox.clock(), offset=sandbox.clock.offset
+            )
+        )
         return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
     @router.get("/state")
@@ -103,7 +107,11 @@ def _page_routes(router: APIRouter, sandbox: Sandbox) -> None:
                 return JSONResponse({"version": state.version, "unchanged": True})
         person = sandbox.person(request.query_params.get("as"))
         conv = request.query_params.get("c") or DEFAULT_CONVERSATION
-        found = sandbox.page.regions(person, conv, now=sandbox.clock(), offset=sandbox.clock.offset)
+        found = await run_in_threadpool(
+            lambda: sandbox.page.regions(
+                person, conv, now=sandbox.clock(), offset=sandbox.clock.offset
+            )
+        )
         return JSONResponse(found, headers={"Cache-Control": "no-store"})
 
     @router.get("/static/{name}")

@@ -80,9 +80,13 @@
     return json;
   }
 
+  let sayTimer = 0;
+
   function say(text) {
     status.textContent = "";
+    window.clearTimeout(sayTimer);
     window.setTimeout(() => { status.textContent = text; }, 30);
+    sayTimer = window.setTimeout(() => { status.textContent = ""; }, 8000);
   }
 
   const sleep = (ms) => new Promise((done) => window.setTimeout(done, ms));
@@ -141,6 +145,10 @@
 
   function apply(data) {
     view.version = data.version;
+    if (data.conversation !== view.conv) {
+      view.conv = data.conversation;
+      body.dataset.conv = view.conv;
+    }
     view.now = new Date(data.now);
     const now = document.getElementById("now");
     now.setAttribute("datetime", data.now);
@@ -353,7 +361,7 @@
       note.className = "field-error";
       note.id = `r-${name}-error`;
       note.textContent = message;
-      field.after(note);
+      field.closest(".field").append(note);
       field.setAttribute("aria-invalid", "true");
       field.setAttribute("aria-describedby",
         `${field.getAttribute("aria-describedby") || ""} ${note.id}`.trim());
