@@ -101,9 +101,7 @@ class Page:
         ]
         dms = [p for p in self.directory.people if top.get(p.dm) or p.id == user]
         dms.sort(key=lambda p: (p.id != user, p.name))
-        found += [
-            Conversation(p.dm, p.name, "dm", top.get(p.dm, 0), f"{p.title}, {p.role}") for p in dms
-        ]
+        found += [Conversation(p.dm, p.name, "dm", top.get(p.dm, 0), _about(p)) for p in dms]
         found.append(
             Conversation(
                 HOME, "nps-bot Home", "home", 0, "What the app shows each person in its Home tab"
@@ -205,6 +203,13 @@ class Page:
             owners=_owners(self.directory),
             regions=regions,
         )
+
+
+def _about(person: Person) -> str:
+    """A person's title, and their role in the sandbox when it says more."""
+    if person.role.lower() in person.title.lower():
+        return person.title
+    return f"{person.title}, {person.role}"
 
 
 def _modal_key(modal: OpenView | None) -> str:

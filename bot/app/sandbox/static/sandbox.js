@@ -120,7 +120,7 @@
     if (!fresh.length) return;
     const last = fresh[fresh.length - 1];
     last.scrollIntoView({ block: "nearest" });
-    say(`Only visible to you: ${last.querySelector(".msg-body > .bk, .msg-body > .bk-text")?.textContent.trim() || ""}`);
+    say(`Only visible to you: ${last.dataset.summary || "a note from the app."}`);
   }
 
   function applyModal(html, key) {
