@@ -197,7 +197,9 @@ def test_moving_the_clock_24_hours_escalates_to_the_manager(page: Page):
         "article", name=starting("nps-bot: Escalation: Detractor 3/10 from Alan Turing")
     )
     expect(escalation).to_contain_text("you are the manager")
-    expect(escalation.get_by_role("button", name="Nudge the owner")).to_be_enabled()
+    escalation.get_by_role("button", name="Nudge the owner").click()
+    nudged = page.locator("article.ephemeral").filter(has_text="The owner has been nudged.")
+    expect(nudged).to_contain_text("Only visible to you")
 
 
 def test_home_and_the_slash_command_answer_the_person_who_asked(page: Page):

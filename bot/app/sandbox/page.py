@@ -72,8 +72,7 @@ class Page:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.env.globals.update(md=self.md, plain=mrkdwn.plain, name_of=self.directory.name_of)
-        self.env.filters["anchor"] = _anchor
+        self.env.globals.update(md=self.md, plain=mrkdwn.plain)
         self.env.filters["words"] = self.words
 
     def md(self, text: Any) -> Markup:
@@ -153,8 +152,6 @@ class Page:
             modal = copy.deepcopy(self.state.top_view(user.id))
             return {
                 "user": user,
-                "people": self.directory.people,
-                "channels": self.directory.channels,
                 "conversations": conversations,
                 "current": current,
                 "readonly_for": owner if owner is not None and owner.id != user.id else None,
