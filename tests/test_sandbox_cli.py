@@ -26,6 +26,7 @@ from bot.app.sandbox.slack_api import SANDBOX_TOKEN
 from bot.app.server import build_services, create_app
 from bot.config.rules import rules_from_mapping
 from bot.config.settings import load_settings
+from storage.db import migrate
 from storage.models import SurveyResponse
 from tests.conftest import TEST_RULES, post_survey, settings_for, survey_body
 
@@ -207,3 +208,23 @@ def test_one_clock_runs_every_service_and_stamps_responses(db_url, fake_slack):
         received = session.exec(select(SurveyResponse)).one().received_at
     assert abs(received - clock()) < timedelta(minutes=1)
     assert received - datetime.now(UTC) > timedelta(hours=35)
+
+
+def test_a_database_that_holds_cases_is_never_used(client, db_url, capsys, monkeypatch, tmp_path):
+    assert post_survey(client, survey_body("r-real")).status_code == 202
+    monkeypatch.chdir(tmp_path)
+    for name in SLACK_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    assert main(["sandbox"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("nps-bot: DATABASE_URL: the database already holds cases;")
+    assert "Traceback" not in err
+
+
+def test_an_empty_or_new_database_from_database_url_is_fine(fresh_engine):
+    settings = load_settings({"DATABASE_URL": str(fresh_engine.url)}, env_file=None)
+    launch = prepare(settings)
+    launch.check_database(fresh_engine)  # not even migrated yet
+    migrate(fresh_engine)
+    launch.check_database(fresh_engine)

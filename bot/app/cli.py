@@ -70,8 +70,9 @@ def sandbox_cmd(args: argparse.Namespace) -> int:
             "unset them, or use `nps-bot serve`"
         )
     launch = prepare(settings)
-    configure(settings.log_level)
     services = build_services(launch.settings, launch.rules, clock=launch.clock)
+    launch.check_database(services.engine)
+    configure(settings.log_level)
     _prepare_database(services.engine, migrate=True)
     app = create_app(services, run_migrations=False, sandbox=sandbox_routes(launch, services))
     print("\n".join(launch.banner()), flush=True)

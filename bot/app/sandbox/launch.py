@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
 from fastapi import APIRouter
 
 from bot.app.sandbox import demo, survey
@@ -21,7 +22,8 @@ from bot.app.sandbox.routes import Sandbox, sandbox_router
 from bot.app.sandbox.slack_api import SANDBOX_TOKEN, SlackApi
 from bot.app.sandbox.store import SlackState
 from bot.config.rules import Rules
-from bot.config.settings import DEFAULT_DATABASE_URL, Settings
+from bot.config.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
+from storage.models import FollowUpCase
 
 if TYPE_CHECKING:
     from bot.app.server import Services
@@ -62,6 +64,22 @@ class Launch:
         else:
             lines.append(f"  database: DATABASE_URL ({self.settings.database_backend})")
         return lines
+
+    def check_database(self, engine: sa.Engine) -> None:
+        """Refuse a database from DATABASE_URL that holds cases (before migrating it)."""
+        if self.fresh_database is not None:
+            return
+        try:
+            with engine.connect() as conn:
+                table = sa.inspect(conn).has_table(FollowUpCase.__tablename__)
+                used = table and conn.execute(sa.select(FollowUpCase.id).limit(1)).first()
+        except sa.exc.OperationalError:
+            return  # unreachable: the database check that follows says so
+        if used:
+            raise SettingsError(
+                "DATABASE_URL: the database already holds cases; the sandbox starts only on an "
+                "empty one (its Slack starts empty), so a real database is never touched"
+            )
 
 
 def _base_url(host: str, port: int) -> str:

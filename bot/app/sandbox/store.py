@@ -87,7 +87,8 @@ class SlackState:
 
     def touch(self) -> None:
         """Note a change, so that pages waiting for one refresh."""
-        self.version += 1
+        with self.lock:
+            self.version += 1
 
     def next_ts(self) -> str:
         """A message timestamp from the sandbox clock, strictly later than the last one."""
@@ -130,8 +131,11 @@ class SlackState:
     def issue_trigger(self, user: str) -> str:
         """A trigger id for an interaction by `user`, exchangeable once within 3 seconds."""
         with self.lock:
+            now = time.monotonic()
+            for stale in [t for t, found in self.triggers.items() if now - found.issued > 60]:
+                del self.triggers[stale]
             trigger_id = f"{next(self._ids)}.{int(time.time())}.{secrets.token_hex(16)}"
-            self.triggers[trigger_id] = Trigger(user, time.monotonic())
+            self.triggers[trigger_id] = Trigger(user, now)
             return trigger_id
 
     def issue_response_url(self, *, user: str, channel: str, message_ts: str | None = None) -> str:
