@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from standardwebhooks.webhooks import Webhook
@@ -17,11 +18,19 @@ from handlers.signed import ANSWER_WITHIN, busy, error, read_signed
 log = logging.getLogger(__name__)
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 def survey_route(
-    *, secret: str, writer: IntakeWriter, answer_within: float = ANSWER_WITHIN
+    *,
+    secret: str,
+    writer: IntakeWriter,
+    answer_within: float = ANSWER_WITHIN,
+    clock: Callable[[], datetime] = _now,
 ) -> Route:
-    """The survey webhook, bound to its secret and the intake writer; it answers 503 when the
-    commit takes longer than `answer_within` seconds.
+    """The survey webhook, bound to its secret, the intake writer and the clock it stamps with;
+    it answers 503 when the commit takes longer than `answer_within` seconds.
 
     A plain Starlette route: the hot path skips FastAPI's dependency and serialisation layers.
     """
@@ -41,7 +50,7 @@ def survey_route(
             return error(422, "invalid survey response", fields=fields)
         record = to_response_data(
             payload,
-            received_at=datetime.now(UTC),
+            received_at=clock(),
             webhook_id=request.headers.get("webhook-id"),
         )
         try:

@@ -47,6 +47,8 @@ def test_serve_without_secrets_is_one_line_each(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SURVEY_WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
+    # With no token at all, serve is the sandbox.
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-test")
     assert main(["serve"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.splitlines() == [

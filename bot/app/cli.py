@@ -82,6 +82,8 @@ def _load(*, serving: bool) -> tuple[Settings, Rules]:
 
 
 def serve(args: argparse.Namespace) -> int:
+    if load_settings().sandbox:
+        return sandbox_cmd(args)
     import uvicorn
 
     from bot.app.logs import configure
@@ -106,6 +108,41 @@ def serve(args: argparse.Namespace) -> int:
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def sandbox_cmd(args: argparse.Namespace) -> int:
+    """The bot against an embedded Slack, with a page to click through; never with real tokens."""
+    import uvicorn
+
+    from bot.app.logs import configure
+    from bot.app.sandbox.launch import prepare, sandbox_routes, start_demo
+    from bot.app.server import build_services, create_app
+
+    settings = load_settings()
+    if not settings.sandbox:
+        return _fail(
+            "the sandbox never runs with SLACK_BOT_TOKEN or SLACK_APP_TOKEN set; "
+            "unset them, or use `nps-bot serve`"
+        )
+    launch = prepare(settings)
+    services = build_services(launch.settings, launch.rules, clock=launch.clock)
+    launch.check_database(services.engine)
+    configure(settings.log_level)
+    _prepare_database(services.engine, migrate=True)
+    app = create_app(services, run_migrations=False, sandbox=sandbox_routes(launch, services))
+    print("\n".join(launch.banner()), flush=True)
+    if getattr(args, "demo", False):
+        start_demo(launch)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=5,
     )
     return 0
 
@@ -268,6 +305,9 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("serve", help="run the HTTP server (and Socket Mode when configured)")
     run.add_argument("--no-migrate", action="store_true", help="do not migrate on start")
     run.set_defaults(func=serve)
+    box = sub.add_parser("sandbox", help="try the bot without Slack, in the browser")
+    box.add_argument("--demo", action="store_true", help="load a few example responses")
+    box.set_defaults(func=sandbox_cmd)
     check = sub.add_parser("check-config", help="validate the rules file and print it")
     check.add_argument("file", nargs="?", help="rules file (default: NPS_BOT_CONFIG)")
     check.set_defaults(func=check_config)

@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from apscheduler.schedulers.background import BackgroundScheduler
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
 from slack_bolt import App, BoltContext
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -130,8 +131,11 @@ class _QuietTokenWarning(logging.Filter):
         return "will be unused" not in text and "will be ignored" not in text
 
 
-def build_services(settings: Settings, rules: Rules) -> Services:
-    """Assemble the bot's parts from settings and rules, without starting anything."""
+def build_services(
+    settings: Settings, rules: Rules, *, clock: Callable[[], datetime] | None = None
+) -> Services:
+    """Assemble the bot's parts, unstarted; `clock`, when given, is every part's now."""
+    timed: dict[str, Any] = {} if clock is None else {"clock": clock}
     engine = create_db_engine(settings.database_url)
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
     # The outbox defers a throttled message itself instead of sleeping in the client, so one
@@ -151,11 +155,12 @@ def build_services(settings: Settings, rules: Rules) -> Services:
         directory=directory,
         workspace=workspace,
         webhook_secret=settings.survey_webhook_secret,
+        **timed,
     )
-    workflow = Workflow(engine, rules, directory, wake=outbox.wake, workspace=workspace)
-    timers = Timers(engine, rules, directory, wake=outbox.wake)
-    reports = Reports(engine, rules, directory, workspace)
-    writer = IntakeWriter(engine, Router(rules), on_commit=outbox.wake)
+    workflow = Workflow(engine, rules, directory, wake=outbox.wake, workspace=workspace, **timed)
+    timers = Timers(engine, rules, directory, wake=outbox.wake, **timed)
+    reports = Reports(engine, rules, directory, workspace, **timed)
+    writer = IntakeWriter(engine, Router(rules), on_commit=outbox.wake, **timed)
 
     logging.getLogger("slack_bolt.App").addFilter(_QuietTokenWarning())
 
@@ -190,7 +195,9 @@ def build_services(settings: Settings, rules: Rules) -> Services:
     )
 
 
-def create_app(services: Services, *, run_migrations: bool = True) -> metrics.RequestMetrics:
+def create_app(
+    services: Services, *, run_migrations: bool = True, sandbox: APIRouter | None = None
+) -> metrics.RequestMetrics:
     """The ASGI app; starting it starts the writer, the outbox and the scheduler."""
 
     @asynccontextmanager
@@ -204,7 +211,9 @@ def create_app(services: Services, *, run_migrations: bool = True) -> metrics.Re
     app = FastAPI(title="nps-bot", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.services = services
     intake = survey_route(
-        secret=services.settings.survey_webhook_secret or "", writer=services.writer
+        secret=services.settings.survey_webhook_secret or "",
+        writer=services.writer,
+        clock=services.workflow.clock,
     )
     app.router.routes.append(intake)
     app.router.routes.append(
@@ -217,6 +226,8 @@ def create_app(services: Services, *, run_migrations: bool = True) -> metrics.Re
     scrape = metrics.registry_for(services.engine, services.timers.oldest_overdue)
     app.include_router(metrics.router(scrape, token=services.settings.metrics_token))
     describe_webhooks(app)
+    if sandbox is not None:  # the sandbox's page and Slack stand-in, when running as one
+        app.include_router(sandbox)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

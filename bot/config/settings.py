@@ -58,6 +58,11 @@ class Settings:
         return self.slack_app_token is not None
 
     @property
+    def sandbox(self) -> bool:
+        """No Slack tokens at all: `serve` runs the sandbox instead of failing."""
+        return not self.slack_bot_token and not self.slack_app_token
+
+    @property
     def database_backend(self) -> str:
         return self.database_url.split(":", 1)[0].split("+", 1)[0]
 
