@@ -40,7 +40,18 @@ async def _record(engine: sa.Engine, event: AccountEventIn, *, within: float) ->
     return await asyncio.wait_for(write, within)
 
 
-def account_route(*, secret: str, engine: sa.Engine, answer_within: float = ANSWER_WITHIN) -> Route:
+EVENTS_PATH = "/webhooks/account-events"
+OLD_EVENTS_PATH = "/webhooks/account"
+"""The first name of the churn and renewal events webhook, still served."""
+
+
+def account_route(
+    *,
+    secret: str,
+    engine: sa.Engine,
+    answer_within: float = ANSWER_WITHIN,
+    path: str = EVENTS_PATH,
+) -> Route:
     """The account-event webhook: 202 when recorded, 200 when it was already known, 503 when
     the database does not commit it within `answer_within` seconds."""
     webhook = Webhook(secret)
@@ -74,4 +85,4 @@ def account_route(*, secret: str, engine: sa.Engine, answer_within: float = ANSW
         answer = {"account_id": event.account_id, "event": event.event, "recorded": created}
         return JSONResponse(answer, status_code=202 if created else 200)
 
-    return Route("/webhooks/account", account_webhook, methods=["POST"])
+    return Route(path, account_webhook, methods=["POST"])

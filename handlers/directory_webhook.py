@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.services.directory import BadRecords, NotJsonArray, parse_accounts, parse_touchpoints
-from handlers.signed import MAX_BODY, error, read_signed
+from handlers.signed import MAX_BODY, error, read_body, read_signed
 from storage.accounts import load_directory
 from storage.touchpoints import record_touchpoints
 
@@ -41,10 +41,7 @@ async def read_authenticated(
     if not token or not hmac.compare_digest(given.encode(), token.encode()):
         log.warning("%s.rejected reason=token", name)
         return error(401, "bearer token does not match")
-    body = await request.body()
-    if len(body) > MAX_DIRECTORY_BODY:
-        return error(413, f"body is larger than {MAX_DIRECTORY_BODY // 1024} KiB")
-    return body
+    return await read_body(request, limit=MAX_DIRECTORY_BODY)
 
 
 Handler = Callable[[Request], Awaitable[JSONResponse]]

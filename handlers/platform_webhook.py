@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.services.intake import Overloaded
+from bot.services.intake import NotYetStored, Overloaded
 from bot.services.platforms import PlatformIntake
 from bot.services.sources import (
     Answer,
@@ -26,25 +26,9 @@ from bot.services.sources import (
     NotParseable,
     Unauthorized,
 )
-from handlers.signed import MAX_BODY, error
+from handlers.signed import ANSWER_WITHIN, busy, error, read_body
 
 log = logging.getLogger(__name__)
-
-
-def _busy() -> JSONResponse:
-    return JSONResponse(
-        {"error": "busy, retry later"}, status_code=503, headers={"Retry-After": "5"}
-    )
-
-
-async def _read(request: Request) -> bytes | JSONResponse:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        return error(413, f"body is larger than {MAX_BODY // 1024} KiB")
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        return error(413, f"body is larger than {MAX_BODY // 1024} KiB")
-    return body
 
 
 def platform_route(intake: PlatformIntake) -> Route:
@@ -57,7 +41,7 @@ def platform_route(intake: PlatformIntake) -> Route:
             return error(404, "no survey source of that name is configured")
         if request.method == "HEAD":
             return Response(status_code=200)
-        body = await _read(request)
+        body = await read_body(request)
         if isinstance(body, JSONResponse):
             return body
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -95,7 +79,7 @@ async def _accept(intake: PlatformIntake, name: str, delivery: object) -> Respon
             queued = await intake.queue(name, delivery)
         except Exception:
             log.exception("intake.queue_failed source=%s", name)
-            return error(503, "could not queue the response; retry later")
+            return busy("could not queue the response; retry later")
         intake.count(name, "queued" if queued else "repeated")
         return JSONResponse(
             {"response_id": delivery.response_id, "queued": queued},
@@ -106,11 +90,13 @@ async def _accept(intake: PlatformIntake, name: str, delivery: object) -> Respon
         intake.count(name, "ignored")
         return JSONResponse({"ignored": "no score yet"}, status_code=200)
     try:
-        stored = await intake.receive(name, delivery)
+        stored = await intake.receive(name, delivery, timeout=ANSWER_WITHIN)
+    except NotYetStored:
+        return busy("the database is slow to answer; retry later")
     except Overloaded:
-        return _busy()
+        return busy("busy, retry later")
     except RuntimeError:
-        return error(503, "could not store the response; retry later")
+        return busy("could not store the response; retry later")
     intake.count(name, "stored" if stored.created else "updated")
     answer = {
         "response_id": stored.response_id,

@@ -47,14 +47,24 @@ def _signature_problem(webhook: Webhook, body: bytes, request: Request) -> str |
     return None
 
 
-async def read_signed(request: Request, webhook: Webhook, *, name: str) -> bytes | JSONResponse:
-    """The verified body, or the answer that refuses it (413, 400 or 401)."""
+async def read_body(request: Request, *, limit: int = MAX_BODY) -> bytes | JSONResponse:
+    """The body, or 413 when it is over `limit` bytes (said or found)."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
-        return error(413, f"body is larger than {MAX_BODY // 1024} KiB")
+    if declared.isdigit() and int(declared) > limit:
+        return error(413, f"body is larger than {limit // 1024} KiB")
     body = await request.body()
-    if len(body) > MAX_BODY:
-        return error(413, f"body is larger than {MAX_BODY // 1024} KiB")
+    if len(body) > limit:
+        return error(413, f"body is larger than {limit // 1024} KiB")
+    return body
+
+
+async def read_signed(
+    request: Request, webhook: Webhook, *, name: str, limit: int = MAX_BODY
+) -> bytes | JSONResponse:
+    """The verified body, or the answer that refuses it (413, 400 or 401)."""
+    body = await read_body(request, limit=limit)
+    if isinstance(body, JSONResponse):
+        return body
     try:
         body.decode("utf-8")
     except UnicodeDecodeError:

@@ -29,12 +29,16 @@ from bot.config.rules import Rules
 from bot.config.settings import Settings
 from bot.delivery.outbox import OutboxWorker
 from bot.delivery.slack import UserDirectory, Workspace, make_client
+from bot.services.fetcher import Fetcher
 from bot.services.intake import IntakeWriter, Router
+from bot.services.platforms import PlatformIntake, build_sources, to_record
 from bot.services.reports import Reports
 from bot.services.timers import Timers
 from bot.services.workflow import Workflow
-from handlers.account_webhook import account_route
+from handlers.account_webhook import EVENTS_PATH, OLD_EVENTS_PATH, account_route
+from handlers.directory_webhook import accounts_route, touchpoints_route
 from handlers.listeners import register_listeners
+from handlers.platform_webhook import platform_route
 from handlers.slack_events import slack_router
 from handlers.survey_webhook import survey_route
 from storage import outbox as outbox_store
@@ -58,6 +62,8 @@ class Services:
     workflow: Workflow
     timers: Timers
     reports: Reports
+    platforms: PlatformIntake | None = None
+    fetcher: Fetcher | None = None
     scheduler: BackgroundScheduler = field(default_factory=BackgroundScheduler)
     socket_mode: SocketModeHandler | None = None
 
@@ -66,6 +72,8 @@ class Services:
             migrate(self.engine)
         self.writer.start()
         self.outbox.start()
+        if self.fetcher is not None:
+            self.fetcher.start()
         tick = self.rules.scheduler.tick.as_timedelta().total_seconds()
         # One interval job sweeps every timer from the database; a missed run is simply the
         # next run's work, so runs never pile up.
@@ -117,6 +125,8 @@ class Services:
             handler, self.socket_mode = self.socket_mode, None
             handler.close()
         self.scheduler.shutdown(wait=True)  # let a running sweep finish before the engine goes
+        if self.fetcher is not None:
+            self.fetcher.stop()
         self.writer.stop()
         self.outbox.stop()
         self.engine.dispose()
@@ -161,6 +171,10 @@ def build_services(
     timers = Timers(engine, rules, directory, wake=outbox.wake, **timed)
     reports = Reports(engine, rules, directory, workspace, **timed)
     writer = IntakeWriter(engine, Router(rules), on_commit=outbox.wake, **timed)
+    sources = build_sources(rules.sources, settings.environment)
+    platforms = PlatformIntake(engine, writer, sources, to_record=to_record, **timed)
+    fetcher = Fetcher(engine, sources, platforms.store_fetched, **timed)
+    platforms.wake_fetcher = fetcher.wake
 
     logging.getLogger("slack_bolt.App").addFilter(_QuietTokenWarning())
 
@@ -191,7 +205,18 @@ def build_services(
     bolt.use(inject)
     register_listeners(bolt)
     return Services(
-        settings, rules, engine, client, bolt, writer, outbox, workflow, timers, reports
+        settings,
+        rules,
+        engine,
+        client,
+        bolt,
+        writer,
+        outbox,
+        workflow,
+        timers,
+        reports,
+        platforms=platforms,
+        fetcher=fetcher,
     )
 
 
@@ -216,9 +241,14 @@ def create_app(
         clock=services.workflow.clock,
     )
     app.router.routes.append(intake)
-    app.router.routes.append(
-        account_route(secret=services.settings.survey_webhook_secret or "", engine=services.engine)
-    )
+    secret = services.settings.survey_webhook_secret or ""
+    token = services.settings.directory_token
+    for path in (EVENTS_PATH, OLD_EVENTS_PATH):
+        app.router.routes.append(account_route(secret=secret, engine=services.engine, path=path))
+    app.router.routes.append(accounts_route(secret=secret, token=token, engine=services.engine))
+    app.router.routes.append(touchpoints_route(secret=secret, token=token, engine=services.engine))
+    if services.platforms is not None:
+        app.router.routes.append(platform_route(services.platforms))
     if not services.settings.socket_mode:
         app.include_router(
             slack_router(services.bolt, signing_secret=services.settings.slack_signing_secret or "")
@@ -235,6 +265,7 @@ def create_app(
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
         counts = await run_in_threadpool(outbox_store.counts, services.engine)
         stuck = await run_in_threadpool(services.timers.oldest_overdue)
+        sources = await run_in_threadpool(services.platforms.health) if services.platforms else {}
         return JSONResponse(
             {
                 "status": "ok",
@@ -248,6 +279,7 @@ def create_app(
                 "timers": {
                     "oldest_overdue_step_seconds": int(stuck.total_seconds()) if stuck else None
                 },
+                "sources": sources,
             }
         )
 

@@ -6,7 +6,7 @@ import base64
 import binascii
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,10 @@ class Settings:
     log_level: str
     log_format: str = "text"
     metrics_token: str | None = None
+    directory_token: str | None = None
+    # The whole environment as read (`.env` under the process's), for the variables the rules
+    # file names: the survey sources' secrets and tokens.
+    environment: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def __repr__(self) -> str:
         return (
@@ -194,6 +198,8 @@ def load_settings(
         log_level=setting("LOG_LEVEL", _log_level),
         log_format=setting("LOG_FORMAT", _log_format),
         metrics_token=setting("METRICS_TOKEN"),
+        directory_token=setting("DIRECTORY_TOKEN"),
+        environment={k: v for k, v in values.items() if v is not None},
     )
     if problems:
         raise SettingsError(*problems)

@@ -156,7 +156,7 @@ class PlatformAnswer:
 class Writer(Protocol):
     """The intake writer, as platform intake uses it."""
 
-    async def store(self, response: Any) -> Any: ...
+    async def store(self, response: Any, *, timeout: float | None = None) -> Any: ...
     def submit(self, response: Any) -> Any: ...
 
 
@@ -193,10 +193,10 @@ class PlatformIntake:
         with self._lock:
             self._counts[(source, outcome)] += 1
 
-    async def receive(self, name: str, answer: Answer) -> Any:
-        """Store a pushed answer; resolves once it is committed."""
+    async def receive(self, name: str, answer: Answer, *, timeout: float | None = None) -> Any:
+        """Store a pushed answer; resolves once it is committed (or raises past `timeout` s)."""
         record = self.to_record(PlatformAnswer.of(self.sources[name], answer), self.clock())
-        return await self.writer.store(record)
+        return await self.writer.store(record, timeout=timeout)
 
     def store_fetched(self, source: Source, answer: Answer) -> Any:
         """Store an answer read back from the platform (the fetcher's thread)."""
