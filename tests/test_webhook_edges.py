@@ -256,13 +256,13 @@ def test_account_webhook_answers_503_while_the_database_is_locked(edge, engine):
     event = {"account_id": "a-9", "event": "renewed", "at": "2026-11-20T10:00:00Z"}
     raw = json.dumps(event).encode()
     answer, took = answer_while_locked(
-        engine, lambda: edge.post("/webhooks/account", content=raw, headers=sign(raw))
+        engine, lambda: edge.post("/webhooks/account-events", content=raw, headers=sign(raw))
     )
     assert answer.status_code == 503
     assert answer.headers["retry-after"].isdigit()
     assert took < ANSWER_WITHIN + 1.5
     wait_until(lambda: count_events(engine) == 1, timeout=10)
-    again = edge.post("/webhooks/account", content=raw, headers=sign(raw))
+    again = edge.post("/webhooks/account-events", content=raw, headers=sign(raw))
     assert again.status_code == 200
 
 
