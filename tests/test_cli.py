@@ -47,14 +47,12 @@ def test_serve_without_secrets_is_one_line_each(monkeypatch, tmp_path, capsys):
     monkeypatch.chdir(tmp_path)
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SURVEY_WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
-    # With no token at all, serve is the sandbox.
+    # With no token at all, serve is the sandbox; an app token alone is Socket Mode.
     monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1-test")
     assert main(["serve"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.splitlines() == [
         "nps-bot: SLACK_BOT_TOKEN: required to talk to Slack",
-        "nps-bot: SLACK_SIGNING_SECRET: required to verify requests from Slack over HTTP "
-        "(or set SLACK_APP_TOKEN for Socket Mode)",
         "nps-bot: SURVEY_WEBHOOK_SECRET: required to verify survey webhooks",
     ]
 
@@ -88,7 +86,7 @@ def test_import_of_a_cp1252_csv_names_the_file_and_line(cli_dir, capsys):
         "account_id,event,at,arr\na-1,churned,2026-11-01T10:00:00Z,1\n"
         "Société Générale,churned,2026-11-02T10:00:00Z,2\n".encode("cp1252")
     )
-    assert main(["import", str(path)]) == 2
+    assert main(["import", "events", str(path)]) == 2
     err = one_line(capsys)
     assert "accounts.csv:3:" in err
     assert "UTF-8" in err
@@ -118,7 +116,7 @@ def test_export_on_an_unmigrated_database_says_to_migrate(
 
 @pytest.mark.parametrize(
     "argv",
-    [["migrate"], ["import", "accounts.csv"], ["export", "cases.csv"], ["export", "-"]],
+    [["migrate"], ["import", "events", "accounts.csv"], ["export", "cases.csv"], ["export", "-"]],
 )
 def test_unreachable_postgres_is_one_line_without_the_url(cli_dir, monkeypatch, capsys, argv):
     (cli_dir / "accounts.csv").write_text(
@@ -234,3 +232,27 @@ def test_any_database_file_or_decoding_error_is_one_line(cli_dir, monkeypatch, c
     assert "Dana" not in err and "SELECT" not in err
     if isinstance(error, sa.exc.SQLAlchemyError):
         assert "sqlite" in err
+
+
+def test_import_accounts_checks_every_line_then_loads_the_directory(cli_dir, capsys):
+    path = cli_dir / "crm.csv"
+    path.write_text(
+        "account_id,name,arr,plan,renewal_date,owner,domains\n"
+        "a-1,Acme,120000,Pro,2027-03-01,alice@example.com,acme.com acme.dk\n"
+        "a-2,,,,,,\n"
+        "a-3,Initech,lots,,,,\n"
+    )
+    assert main(["import", "accounts", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:3: name" in err and f"{path}:4: arr" in err
+    assert "2 bad line(s); nothing imported" in err
+    path.write_text(
+        "account_id,name,arr,plan,renewal_date,owner,domains\n"
+        "a-1,Acme,120000,Pro,2027-03-01,alice@example.com,acme.com acme.dk\n"
+    )
+    assert main(["import", "accounts", str(path)]) == 0
+    assert "1 accounts read: 1 new, 0 updated" in capsys.readouterr().out
+    assert main(["import", "accounts", str(path)]) == 0
+    assert "0 new, 1 updated" in capsys.readouterr().out
+    assert main(["import", "people", str(path)]) == 2
+    assert "`accounts` or `events`" in capsys.readouterr().err

@@ -207,9 +207,9 @@ def test_import_then_export(cli_env, engine, capsys):
         "a-1,churned,2026-11-01T10:00:00Z,120000\n"
         "a-2,renewed,2026-11-02T10:00:00+01:00,\n"
     )
-    assert main(["import", str(path)]) == 0
+    assert main(["import", "events", str(path)]) == 0
     assert "2 new" in capsys.readouterr().out
-    assert main(["import", str(path)]) == 0
+    assert main(["import", "events", str(path)]) == 0
     assert "2 already known" in capsys.readouterr().out
     out = cli_env / "cases.csv"
     assert main(["export", str(out)]) == 0
@@ -222,7 +222,7 @@ def test_import_then_export(cli_env, engine, capsys):
 def test_import_refuses_a_file_with_bad_lines(cli_env, engine, capsys):
     path = cli_env / "bad.csv"
     path.write_text("account_id,event,at,arr\na-1,churned,2026-11-01T10:00:00Z,1\na-2,gone,x,\n")
-    assert main(["import", str(path)]) == 2
+    assert main(["import", "events", str(path)]) == 2
     err = capsys.readouterr().err
     assert "bad.csv:3:" in err
     assert "nothing imported" in err

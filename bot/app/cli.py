@@ -3,75 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import sqlalchemy as sa
 
+from bot.app import import_cmd
+from bot.app.cli_common import (
+    CommandError,
+    configured_backend,
+    database,
+    database_problem,
+    fail,
+)
 from bot.config.rules import Rules, RulesError, load_rules, rules_to_toml
 from bot.config.settings import Settings, SettingsError, load_settings
-
-
-class CommandError(Exception):
-    """A command cannot go on; the message is for the user, one problem per line."""
-
-
-def _fail(message: str) -> int:
-    """Print each line of `message` as its own `nps-bot: ` line; the exit status for errors."""
-    for line in message.splitlines() or [""]:
-        print(f"nps-bot: {line}", file=sys.stderr)
-    return 2
-
-
-def _database_problem(exc: sa.exc.SQLAlchemyError, backend: str) -> str:
-    """One line on a failed database call: the backend and the kind of error, never the URL."""
-    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
-        return f"DATABASE_URL: lost the connection to the {backend} database"
-    cause = getattr(exc, "orig", None) or exc
-    return f"DATABASE_URL: the {backend} database failed ({type(cause).__name__})"
-
-
-def _configured_backend() -> str:
-    """The configured database's backend, for an error line; never its URL."""
-    try:
-        return load_settings().database_backend
-    except (SettingsError, OSError, UnicodeDecodeError):
-        return "configured"
-
-
-@contextlib.contextmanager
-def _database(settings: Settings, *, migrated: bool) -> Iterator[sa.Engine]:
-    """An engine that answers (and is migrated, when asked); its failures become one line."""
-    from alembic.util import CommandError as AlembicError
-
-    from storage.db import create_db_engine, pending_migrations, ping
-
-    backend = settings.database_backend
-    try:
-        engine = create_db_engine(settings.database_url)
-    except OSError as exc:
-        raise CommandError(
-            f"DATABASE_URL: cannot create the {backend} database at {exc.filename} "
-            f"({exc.strerror or type(exc).__name__})"
-        ) from None
-    try:
-        if not ping(engine):
-            raise CommandError(f"DATABASE_URL: cannot connect to the {backend} database")
-        if migrated and pending_migrations(engine):
-            raise CommandError(
-                f"DATABASE_URL: the {backend} database schema is behind; run `nps-bot migrate`"
-            )
-        yield engine
-    except sa.exc.SQLAlchemyError as exc:
-        raise CommandError(_database_problem(exc, backend)) from None
-    except AlembicError as exc:
-        raise CommandError(f"DATABASE_URL: {str(exc).splitlines()[0]}") from None
-    finally:
-        engine.dispose()
 
 
 def _load(*, serving: bool) -> tuple[Settings, Rules]:
@@ -122,7 +71,7 @@ def sandbox_cmd(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     if not settings.sandbox:
-        return _fail(
+        return fail(
             "the sandbox never runs with SLACK_BOT_TOKEN or SLACK_APP_TOKEN set; "
             "unset them, or use `nps-bot serve`"
         )
@@ -200,63 +149,9 @@ def migrate_cmd(args: argparse.Namespace) -> int:
     from storage.db import migrate
 
     settings = load_settings()
-    with _database(settings, migrated=False) as engine:
+    with database(settings, migrated=False) as engine:
         migrate(engine)
     print(f"database migrated ({settings.database_backend})")
-    return 0
-
-
-def _progress(total: int) -> Callable[[int], None]:
-    """A progress bar on stderr for `total` rows."""
-
-    def show(done: int) -> None:
-        width = 30
-        filled = int(width * done / total) if total else width
-        bar = "#" * filled + "-" * (width - filled)
-        end = "\n" if done >= total else ""
-        print(f"\rimporting [{bar}] {done:,}/{total:,}", end=end, file=sys.stderr, flush=True)
-
-    return show
-
-
-def _text_lines(path: Path, shown: str) -> Iterator[str]:
-    """The file's lines as text, endings kept; a line that is not UTF-8 stops with its number."""
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError:
-                raise CommandError(
-                    f"{shown}:{number}: not UTF-8 text; save the file as CSV UTF-8 "
-                    "(Excel: Save As > CSV UTF-8)"
-                ) from None
-
-
-def import_cmd(args: argparse.Namespace) -> int:
-    """Validate every line first; import nothing unless the whole file is clean."""
-    from datetime import UTC, datetime
-
-    from bot.services.imports import CsvError, parse_account_csv
-    from storage.account_events import import_account_events
-    from storage.db import migrate
-
-    path = Path(args.file)
-    if not path.is_file():
-        return _fail(f"{args.file}: no such file")
-    parsed = list(parse_account_csv(_text_lines(path, args.file)))
-    errors = [row for row in parsed if isinstance(row, CsvError)]
-    if errors:
-        for problem in errors[:50]:
-            print(f"{args.file}:{problem.line}: {problem.reason}", file=sys.stderr)
-        more = " (first 50 shown)" if len(errors) > 50 else ""
-        return _fail(f"{len(errors)} bad line(s){more}; nothing imported")
-    rows = [row for row in parsed if not isinstance(row, CsvError)]
-    with _database(load_settings(), migrated=False) as engine:
-        migrate(engine)
-        result = import_account_events(
-            engine, rows, now=datetime.now(UTC), progress=_progress(len(rows))
-        )
-    print(f"{result.read} events read: {result.created} new, {result.duplicates} already known")
     return 0
 
 
@@ -277,7 +172,7 @@ def export_cmd(args: argparse.Namespace) -> int:
     """Every case as CSV for BI tools; no comments, emails or phone numbers."""
     from storage.export import EXPORT_COLUMNS, export_cases
 
-    with _database(load_settings(), migrated=True) as engine:
+    with database(load_settings(), migrated=True) as engine:
         if args.file == "-":
             count = _write_csv(sys.stdout, EXPORT_COLUMNS, export_cases(engine))
         else:
@@ -313,9 +208,7 @@ def parser() -> argparse.ArgumentParser:
     check.set_defaults(func=check_config)
     mig = sub.add_parser("migrate", help="bring the database schema up to date")
     mig.set_defaults(func=migrate_cmd)
-    imp = sub.add_parser("import", help="import churn and renewal events from a CSV file")
-    imp.add_argument("file", help="CSV with the header account_id,event,at,arr")
-    imp.set_defaults(func=import_cmd)
+    import_cmd.register(sub)
     exp = sub.add_parser("export", help="export every case as CSV for BI tools")
     exp.add_argument("file", help="where to write the CSV (- for standard output)")
     exp.set_defaults(func=export_cmd)
@@ -327,14 +220,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (SettingsError, RulesError, CommandError) as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     except sa.exc.SQLAlchemyError as exc:
-        return _fail(_database_problem(exc, _configured_backend()))
+        return fail(database_problem(exc, configured_backend()))
     except UnicodeDecodeError as exc:
-        return _fail(f"a file is not UTF-8 text (byte {exc.start}); save it as UTF-8")
+        return fail(f"a file is not UTF-8 text (byte {exc.start}); save it as UTF-8")
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
-        return _fail(f"{where}{exc.strerror or type(exc).__name__}")
+        return fail(f"{where}{exc.strerror or type(exc).__name__}")
     except KeyboardInterrupt:
         return 130
 
