@@ -256,3 +256,19 @@ def test_import_accounts_checks_every_line_then_loads_the_directory(cli_dir, cap
     assert "0 new, 1 updated" in capsys.readouterr().out
     assert main(["import", "people", str(path)]) == 2
     assert "`accounts` or `events`" in capsys.readouterr().err
+
+
+def test_check_config_names_each_unset_source_variable(cli_dir, monkeypatch, capsys):
+    rules = cli_dir / "rules.toml"
+    rules.write_text(
+        '[[sources]]\nname = "sm"\nplatform = "surveymonkey"\nsecret_env = "SM_KEYS"\n'
+        'api_token_env = "SM_TOKEN"\n'
+    )
+    monkeypatch.setenv("SM_KEYS", "id&secret-value")
+    monkeypatch.delenv("SM_TOKEN", raising=False)
+    assert main(["check-config", str(rules)]) == 2
+    err = capsys.readouterr().err
+    assert "nps-bot: sources[0].api_token_env: the environment variable SM_TOKEN is not set" in err
+    assert "secret-value" not in err
+    monkeypatch.setenv("SM_TOKEN", "t")
+    assert main(["check-config", str(rules)]) == 0

@@ -27,7 +27,19 @@ def _load(*, serving: bool) -> tuple[Settings, Rules]:
     settings = load_settings()
     if serving:
         settings.require_serving()
-    return settings, load_rules(settings.rules_path)
+    rules = load_rules(settings.rules_path)
+    if serving:
+        _check_sources(rules, settings)
+    return settings, rules
+
+
+def _check_sources(rules: Rules, settings: Settings) -> None:
+    """Every secret and token the survey sources name must be in the environment."""
+    from bot.config.sources import environment_problems
+
+    problems = environment_problems(rules.sources, settings.environment)
+    if problems:
+        raise CommandError("\n".join(f"{key}: {reason}" for key, reason in problems))
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -119,16 +131,15 @@ def check_config(args: argparse.Namespace) -> int:
     """Print the effective rules; refuse them if a script template does not render."""
     from bot.app.template_check import template_problems
 
-    path = args.file
-    if path is None:
-        settings = load_settings()
-        path = settings.rules_path
+    settings = load_settings()
+    path = args.file if args.file is not None else settings.rules_path
     rules = load_rules(path)
     source = str(path) if path else "built-in defaults"
     print(f"# effective rules ({source})")
     print(rules_to_toml(rules), end="")
     for warning in _warnings(rules):
         print(f"# warning: {warning}", file=sys.stderr)
+    _check_sources(rules, settings)
     problems = template_problems(rules.templates_dir)
     if problems:
         raise CommandError("\n".join(problems))
