@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
+from bot.services.directory import DirectoryAccountIn, TouchpointFeedIn
 from bot.services.payloads import AccountEventIn, SurveyIn
 
 REF = "#/components/schemas/{model}"
@@ -102,10 +103,48 @@ def _operation(model: type[BaseModel], summary: str, responses: dict[str, Any]) 
     }
 
 
+def _records(model: type[BaseModel], summary: str, answer: str) -> dict[str, Any]:
+    """A POST of a JSON array of `model` records, signed or with the directory's bearer token."""
+    operation = _operation(model, summary, {})["post"]
+    operation["operationId"] = f"post_{model.__name__}_array"
+    operation["requestBody"]["content"]["application/json"]["schema"] = {
+        "type": "array",
+        "maxItems": 1000,
+        "items": {"$ref": REF.format(model=model.__name__)},
+    }
+    operation["responses"] = {
+        "202": {"description": answer, "content": {"application/json": {}}},
+        **_refusals(),
+    }
+    return {"post": operation}
+
+
+def _platform() -> dict[str, Any]:
+    """`/webhooks/survey/{source}`: a survey platform's own body and signature."""
+    operation = {
+        "tags": ["webhooks"],
+        "summary": "A survey platform's own webhook, for a source of the rules file",
+        "description": "Typeform, Delighted, Formbricks, SurveyMonkey or Qualtrics, as each "
+        "ships it and signs it; the README lists each platform's body and signature.",
+        "operationId": "post_platform_delivery",
+        "parameters": [
+            {"name": "source", "in": "path", "required": True, "schema": {"type": "string"}}
+        ],
+        "requestBody": {"required": True, "content": {"application/json": {}}},
+        "responses": {
+            "202": _json("SurveyAnswer", "A new response, or a notification queued for read-back"),
+            "200": _json("SurveyAnswer", "A repeat, an update of a stored response, or ignored"),
+            "404": _json("WebhookError", "No source of that name"),
+            **_refusals(),
+        },
+    }
+    return {"post": operation, "head": {"summary": "200: the URL exists", "responses": {}}}
+
+
 def webhook_paths() -> tuple[dict[str, Any], dict[str, Any]]:
-    """The two webhook paths and the schemas they refer to."""
+    """The webhook paths and the schemas they refer to."""
     schemas: dict[str, Any] = dict(ANSWER_SCHEMAS)
-    for model in (SurveyIn, AccountEventIn):
+    for model in (SurveyIn, AccountEventIn, DirectoryAccountIn, TouchpointFeedIn):
         schema = model.model_json_schema(ref_template=REF)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -125,7 +164,19 @@ def webhook_paths() -> tuple[dict[str, Any], dict[str, Any]]:
     }
     paths = {
         "/webhooks/survey": _operation(SurveyIn, "A survey response (the intake)", survey),
-        "/webhooks/account": _operation(AccountEventIn, "An account churned or renewed", account),
+        "/webhooks/survey/{source}": _platform(),
+        "/webhooks/account-events": _operation(
+            AccountEventIn, "An account churned or renewed", account
+        ),
+        "/webhooks/account": _operation(
+            AccountEventIn, "The account-events webhook's old path", account
+        ),
+        "/webhooks/accounts": _records(
+            AccountIn, "Accounts of the directory", "Loaded, with counts"
+        ),
+        "/webhooks/touchpoints": _records(
+            TouchpointFeedIn, "Touchpoints from a feed", "Recorded, with counts"
+        ),
     }
     return paths, schemas
 

@@ -58,7 +58,7 @@ class _Record(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class AccountIn(_Record):
+class DirectoryAccountIn(_Record):
     """One account of the directory."""
 
     account_id: Id
@@ -125,7 +125,7 @@ class TouchpointFeedIn(_Record):
         )
 
 
-_ACCOUNTS = TypeAdapter(Annotated[list[AccountIn], Field(max_length=MAX_RECORDS)])
+_ACCOUNTS = TypeAdapter(Annotated[list[DirectoryAccountIn], Field(max_length=MAX_RECORDS)])
 _TOUCHPOINTS = TypeAdapter(Annotated[list[TouchpointFeedIn], Field(max_length=MAX_RECORDS)])
 
 
@@ -173,7 +173,7 @@ def read_accounts_csv(lines: Iterable[str]) -> Iterator[AccountRecord | FieldErr
         line = reader.line_num
         values = {k: v for k in ACCOUNT_COLUMNS if (v := (row.get(k) or "").strip())}
         try:
-            yield AccountIn.model_validate(values).record()
+            yield DirectoryAccountIn.model_validate(values).record()
         except ValidationError as exc:
             for e in exc.errors(include_input=False, include_url=False):
                 yield FieldError(f"line {line}: {_field(e['loc'])}", e["msg"])
