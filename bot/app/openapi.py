@@ -172,7 +172,7 @@ def webhook_paths() -> tuple[dict[str, Any], dict[str, Any]]:
             AccountEventIn, "The account-events webhook's old path", account
         ),
         "/webhooks/accounts": _records(
-            AccountIn, "Accounts of the directory", "Loaded, with counts"
+            DirectoryAccountIn, "Accounts of the directory", "Loaded, with counts"
         ),
         "/webhooks/touchpoints": _records(
             TouchpointFeedIn, "Touchpoints from a feed", "Recorded, with counts"
