@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 
 from blocks.ids import CardAction, CardBlock
 from blocks.text import day, mention, money, quote, safe, slack_date, truncate
-from bot.domain.vocabulary import CaseStatus, Segment
+from bot.domain.vocabulary import UNMATCHED_ACCOUNT, CaseStatus, Segment
 from storage.outbox import CaseView
 
 if TYPE_CHECKING:
@@ -199,6 +199,12 @@ def _facts(view: CaseView) -> list[str]:
         person += f"\n{safe(customer.email, 320)}"
     if customer.phone:
         person += f"\n{safe(customer.phone, 100)}"
+    if account.id == UNMATCHED_ACCOUNT:
+        company = (
+            "*Account*\nNo account matched this respondent: add their email domain to the "
+            "account directory (`nps-bot import accounts`)."
+        )
+        return [person, company, f"*Owner*\n{mention(case.owner_user_id, case.owner_ref)}"]
     company = f"*Account*\n{safe(account.name, 300)}\n{money(account.arr)} ARR"
     if account.plan:
         company += f" · {safe(account.plan, 200)} plan"

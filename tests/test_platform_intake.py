@@ -235,7 +235,7 @@ def test_a_failing_read_back_is_visible_in_healthz(app, fake_platforms):  # noqa
     assert cases(app) == []
 
 
-def test_respondents_are_placed_by_email_domain_or_said_unmatched(app):
+def test_respondents_are_placed_by_email_domain_or_said_unmatched(app, fake_slack):
     load_directory(app, [{"account_id": "a-acme", "name": "Acme", "domains": "acme.com"}])
     for token, email in (("t-1", "dana@acme.com"), ("t-2", "lee@elsewhere.org")):
         payload = copy.deepcopy(TYPEFORM)
@@ -254,6 +254,9 @@ def test_respondents_are_placed_by_email_domain_or_said_unmatched(app):
     by_id = {c.response_id: c for c in cases(app)}
     assert by_id["typeform-nps:t-1"].account_id == "a-acme"
     assert by_id["typeform-nps:t-2"].account_id == "~unmatched"
+    cards = {c.args["channel"]: c for c in fake_slack.wait_for("chat.postMessage", count=2)}
+    unmatched = json.dumps(cards["C0DEFAULT"].args["blocks"])  # no owner: the default channel
+    assert "No account matched" in unmatched
 
 
 def test_touchpoints_from_the_feed_reach_the_card(app, fake_slack):
