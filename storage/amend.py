@@ -9,14 +9,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.domain.details import AnswerUpdatedDetail
 from bot.domain.vocabulary import (
     SYSTEM_ACTOR,
     Action,
     CaseStatus,
     DeliveryKind,
-    OutboxStatus,
     StepKind,
 )
+from storage.activity import insert_activities
 from storage.models import (
     Account,
     Activity,
@@ -25,6 +26,7 @@ from storage.models import (
     OutboxMessage,
     SurveyResponse,
 )
+from storage.outbox_rows import OutboxRow, card_feedback, insert_outbox, outbox_row
 
 RESPONSE = SurveyResponse.__table__
 CASE = FollowUpCase.__table__
@@ -51,31 +53,6 @@ class Replan:
     ladder: list[tuple[int, str, datetime, bool]] = field(default_factory=list)
     alerts: list[tuple[str, str, str | None]] = field(default_factory=list)
     """(notify, reason, known channel) of each immediate alert the answer calls for."""
-
-
-def _row(
-    key: str,
-    case_id: int,
-    kind: str,
-    payload: dict[str, Any],
-    arr: float | None,
-    channel: str | None,
-    now: datetime,
-    priority: int,
-) -> dict[str, Any]:
-    return {
-        "dedupe_key": key,
-        "case_id": case_id,
-        "kind": kind,
-        "payload": payload,
-        "priority": priority,
-        "arr": arr or 0.0,
-        "status": OutboxStatus.PENDING,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-        "channel": channel,
-    }
 
 
 def _case_values(seen: Any, plan: Replan) -> dict[str, Any]:
@@ -130,7 +107,7 @@ def _new_ladder(conn: sa.Connection, case_id: int, plan: Replan, now: datetime) 
         conn.execute(sa.insert(STEP), rows)
 
 
-def _new_alerts(conn: sa.Connection, seen: Any, plan: Replan, now: datetime) -> list[dict]:
+def _new_alerts(conn: sa.Connection, seen: Any, plan: Replan, now: datetime) -> list[OutboxRow]:
     """Alerts for reasons the case did not have yet: fired now, each once."""
     known = conn.execute(
         sa.select(STEP.c.reason, STEP.c.seq).where(
@@ -157,15 +134,15 @@ def _new_alerts(conn: sa.Connection, seen: Any, plan: Replan, now: datetime) -> 
             )
         )
         outbox.append(
-            _row(
+            outbox_row(
                 f"alert:{seen.id}:{seq}",
                 seen.id,
                 DeliveryKind.ALERT,
                 {"notify": notify, "reason": reason},
-                seen.arr,
-                channel,
-                now,
-                plan.priority,
+                arr=seen.arr,
+                now=now,
+                channel=channel,
+                priority=plan.priority,
             )
         )
     return outbox
@@ -196,72 +173,46 @@ def _lookup(conn: sa.Connection, response_ids: list[str]) -> dict[str, Any]:
     return {row.response_id: row for row in conn.execute(query)}
 
 
+def _changed_fields(plan: Replan, seen: Any, comment: str | None) -> list[str]:
+    pairs = (("score", plan.score, seen.stored_score), ("comment", comment, seen.stored_comment))
+    return [name for name, new, old in pairs if new != old]
+
+
+def _apply(
+    conn: sa.Connection, seen: Any, plan: Replan, comment: str | None, now: datetime
+) -> None:
+    """Update one response and its case; its activity row and the deliveries it owes."""
+    conn.execute(
+        sa.update(RESPONSE)
+        .where(RESPONSE.c.response_id == plan.response_id)
+        .values(score=plan.score, comment=comment)
+    )
+    outbox: list[OutboxRow] = []
+    if seen.status != CaseStatus.RESOLVED:
+        values = _case_values(seen, plan)
+        conn.execute(sa.update(CASE).where(CASE.c.id == seen.id).values(**values, updated_at=now))
+        if values.get("segment", seen.segment) != seen.segment:
+            _new_ladder(conn, seen.id, plan, now)
+        outbox += _new_alerts(conn, seen, plan, now)
+    detail: AnswerUpdatedDetail = {"fields": _changed_fields(plan, seen, comment)}
+    [activity_id] = insert_activities(
+        conn, [(seen.id, now, SYSTEM_ACTOR, Action.ANSWER_UPDATED, detail)]
+    )
+    outbox += card_feedback(seen.id, activity_id, channel=seen.card_channel, arr=seen.arr, now=now)
+    insert_outbox(conn, outbox)
+
+
 def amend(conn: sa.Connection, plans: list[Replan], *, now: datetime) -> dict[str, int]:
     """Apply each changed answer; the case ids of the responses that changed."""
     seen_by_id = _lookup(conn, [p.response_id for p in plans]) if plans else {}
     changed: dict[str, int] = {}
     for plan in plans:
         seen = seen_by_id.get(plan.response_id)
-        comment = plan.comment or seen.stored_comment if seen else None
-        if seen is None or (plan.score == seen.stored_score and comment == seen.stored_comment):
+        if seen is None:
             continue
-        conn.execute(
-            sa.update(RESPONSE)
-            .where(RESPONSE.c.response_id == plan.response_id)
-            .values(score=plan.score, comment=comment)
-        )
-        outbox: list[dict[str, Any]] = []
-        if seen.status != CaseStatus.RESOLVED:
-            values = _case_values(seen, plan)
-            conn.execute(
-                sa.update(CASE).where(CASE.c.id == seen.id).values(**values, updated_at=now)
-            )
-            if values.get("segment", seen.segment) != seen.segment:
-                _new_ladder(conn, seen.id, plan, now)
-            outbox += _new_alerts(conn, seen, plan, now)
-        fields = [
-            n
-            for n, new, old in (
-                ("score", plan.score, seen.stored_score),
-                ("comment", comment, seen.stored_comment),
-            )
-            if new != old
-        ]
-        activity_id = conn.execute(
-            sa.insert(ACTIVITY)
-            .values(
-                case_id=seen.id,
-                at=now,
-                actor=SYSTEM_ACTOR,
-                action=Action.ANSWER_UPDATED,
-                detail={"fields": fields},
-            )
-            .returning(ACTIVITY.c.id)
-        ).scalar_one()
-        outbox.append(
-            _row(
-                f"update:{seen.id}:{activity_id}",
-                seen.id,
-                DeliveryKind.CARD_UPDATE,
-                {},
-                seen.arr,
-                seen.card_channel,
-                now,
-                plan.priority,
-            )
-        )
-        outbox.append(
-            _row(
-                f"thread:{activity_id}",
-                seen.id,
-                DeliveryKind.THREAD,
-                {"activity_id": activity_id},
-                seen.arr,
-                seen.card_channel,
-                now,
-                plan.priority,
-            )
-        )
-        conn.execute(sa.insert(OUTBOX), outbox)
+        comment = plan.comment or seen.stored_comment  # a delivery without one keeps it
+        if plan.score == seen.stored_score and comment == seen.stored_comment:
+            continue
+        _apply(conn, seen, plan, comment, now)
         changed[plan.response_id] = seen.id
     return changed

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -15,7 +15,7 @@ from storage.activity import ActivityRow, insert_activities
 from storage.models import Account, Customer, FollowUpCase
 from storage.outbox_rows import OutboxRow, insert_outbox, outbox_row
 from storage.recoveries import link_recoveries
-from storage.sql import Bulk, insert_missing
+from storage.sql import Bulk
 
 ACCOUNT = Account.__table__
 CUSTOMER = Customer.__table__
@@ -112,97 +112,6 @@ class Stored:
     segment: str
     created: bool
     channels: tuple[str | None, ...] = ()
-
-
-def _last_by_id(items: Iterable[Any]) -> list[Any]:
-    """One item per id, the last one seen winning, in id order (a fixed lock order)."""
-    return [item for _, item in sorted({item.id: item for item in items}.items())]
-
-
-ACCOUNT_UPSERT = """ ON CONFLICT (id) DO UPDATE SET
-    name = excluded.name,
-    updated_at = excluded.updated_at,
-    arr = COALESCE(excluded.arr, account.arr),
-    owner = COALESCE(excluded.owner, account.owner),
-    plan = COALESCE(excluded.plan, account.plan),
-    renewal_date = COALESCE(excluded.renewal_date, account.renewal_date)"""
-
-CUSTOMER_UPSERT = """ ON CONFLICT (id) DO UPDATE SET
-    account_id = excluded.account_id,
-    name = excluded.name,
-    updated_at = excluded.updated_at,
-    email = COALESCE(excluded.email, customer.email),
-    phone = COALESCE(excluded.phone, customer.phone)"""
-
-
-def upsert_accounts(
-    conn: sa.Connection, accounts: Iterable[AccountData], *, now: datetime
-) -> AccountFacts:
-    """Insert or update accounts and return their ARR and owner; fields left out keep theirs."""
-    rows = [
-        (a.id, a.name, a.arr, a.owner, a.plan, a.renewal_date, now, now)
-        for a in _last_by_id(accounts)
-    ]
-    if not rows:
-        return {}
-    columns = (
-        "id",
-        "name",
-        "arr",
-        "owner",
-        "plan",
-        "renewal_date:d",
-        "created_at:t",
-        "updated_at:t",
-    )
-    suffix = ACCOUNT_UPSERT + " RETURNING id, arr, owner"
-    returned = Bulk(conn).insert("account", columns, rows, suffix)
-    return {account_id: (arr, owner) for account_id, arr, owner in returned}
-
-
-def ensure_accounts(
-    conn: sa.Connection, accounts: Iterable[AccountData], *, now: datetime
-) -> AccountFacts:
-    """Accounts a response only names: created when unknown, never changed; their facts."""
-    wanted = _last_by_id(accounts)
-    rows = [{"id": a.id, "name": a.name, "created_at": now, "updated_at": now} for a in wanted]
-    insert_missing(conn, ACCOUNT, rows, key=("id",))
-    if not wanted:
-        return {}
-    query = sa.select(ACCOUNT.c.id, ACCOUNT.c.arr, ACCOUNT.c.owner).where(
-        ACCOUNT.c.id.in_([a.id for a in wanted])
-    )
-    return {account_id: (arr, owner) for account_id, arr, owner in conn.execute(query)}
-
-
-def ensure_customers(
-    conn: sa.Connection, customers: Iterable[CustomerData], *, now: datetime
-) -> None:
-    """Respondents a platform names: created when unknown; a known customer keeps their row."""
-    rows = [
-        {
-            "id": c.id,
-            "account_id": c.account_id,
-            "name": c.name,
-            "email": c.email,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for c in _last_by_id(customers)
-    ]
-    insert_missing(conn, CUSTOMER, rows, key=("id",))
-
-
-def upsert_customers(
-    conn: sa.Connection, customers: Iterable[CustomerData], *, now: datetime
-) -> None:
-    """Insert or update customers; a customer may move to another account."""
-    rows = [
-        (c.id, c.account_id, c.name, c.email, c.phone, now, now) for c in _last_by_id(customers)
-    ]
-    if rows:
-        columns = ("id", "account_id", "name", "email", "phone", "created_at:t", "updated_at:t")
-        Bulk(conn).insert("customer", columns, rows, CUSTOMER_UPSERT)
 
 
 def existing_cases(conn: sa.Connection, response_ids: Sequence[str]) -> dict[str, Stored]:

@@ -26,6 +26,7 @@ from bot.domain.policy import Matchers, is_top_revenue, plan_case, top_revenue_t
 from bot.domain.vocabulary import SEGMENT_PRIORITY, StepKind
 from bot.services.payloads import SurveyIn, parse_survey
 from bot.services.placement import amend_repeats, place
+from storage import accounts
 from storage import intake as store
 from storage.sql import writing
 
@@ -335,10 +336,10 @@ class IntakeWriter:
         answer only names them. Their ARR and owner, as stored."""
         native = [r for r in responses if r.placed]
         named = [r for r in responses if not r.placed]
-        facts = store.upsert_accounts(conn, (r.account for r in native), now=now)
-        facts.update(store.ensure_accounts(conn, (r.account for r in named), now=now))
-        store.upsert_customers(conn, (r.customer for r in native), now=now)
-        store.ensure_customers(conn, (r.customer for r in named), now=now)
+        facts = accounts.upsert_accounts(conn, (r.account for r in native), now=now)
+        facts.update(accounts.ensure_accounts(conn, (r.account for r in named), now=now))
+        accounts.upsert_customers(conn, (r.customer for r in native), now=now)
+        accounts.ensure_customers(conn, (r.customer for r in named), now=now)
         return facts
 
     def _current_threshold(self, conn: sa.Connection) -> float | None:
