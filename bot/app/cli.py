@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.app import outbox_cmd
 from bot.config.rules import Rules, RulesError, load_rules, rules_to_toml
 from bot.config.settings import Settings, SettingsError, load_settings
 
@@ -188,6 +189,7 @@ def parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export", help="export every case as CSV for BI tools")
     exp.add_argument("file", help="where to write the CSV (- for standard output)")
     exp.set_defaults(func=export_cmd)
+    outbox_cmd.register(sub)
     return top
 
 
