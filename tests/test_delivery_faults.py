@@ -202,6 +202,20 @@ def test_an_ambiguous_failure_that_did_not_post_is_posted_after_the_check(engine
     assert history and history[0].at < first_post.at, "checked before posting again"
 
 
+def test_idempotent_calls_keep_the_clients_own_retries(engine, fake_slack):
+    [stored] = queue(engine, response("r-1"))
+    worker, clock = make_worker(engine, fake_slack)
+    drain(worker)
+    cases.claim(engine, stored.case_id, actor="U0ALICE", now=clock.now)
+    fake_slack.fail_next("chat.update", status=503)
+
+    drain(worker)
+
+    [update] = [r for r in outbox_rows(engine) if r.kind == "card_update"]
+    assert (update.status, update.attempts) == ("sent", 1)  # retried inside the one attempt
+    assert [f.method for f in fake_slack.failures] == ["chat.update"]
+
+
 # ----------------------------------------------------------------- 5. permanent and capped
 
 

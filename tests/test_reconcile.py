@@ -5,6 +5,7 @@ within a lease elsewhere."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from datetime import timedelta
 
@@ -244,3 +245,16 @@ def test_holders_and_dead_release(engine, fake_slack):
     assert leases.release_dead(engine, owners=[dead_owner()], now=clock.now) == 1
     assert row(engine, card.id).lease_owner is None
     assert leases.holders(engine) == []
+
+
+def test_who_counts_as_dead():
+    from bot.delivery.leases import is_dead, worker_name
+
+    me = worker_name()
+    host, pid, _ = me.split("/")
+    assert not is_dead(me, me)
+    assert is_dead(f"{host}/{pid}/an0ther0run0", me)  # an earlier run with this pid
+    assert is_dead(f"{host}/999999999/abc", me)  # no such process here
+    assert not is_dead(f"{host}/{os.getppid()}/abc", me)  # a live process here
+    assert not is_dead("elsewhere/999999999/abc", me)  # another host: its lease decides
+    assert not is_dead("garbage", me)

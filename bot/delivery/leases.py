@@ -1,6 +1,7 @@
 """Who holds an outbox row: a worker's name, whether its process is gone, and its heartbeat.
 
-A name is `host/pid/nonce`. A row held by a process on this host that no longer runs (or by an
+A name is `host/pid/nonce`, the host naming its process-id namespace too (containers sharing a
+hostname do not share pids). A row held by a process on this host that no longer runs (or by an
 earlier run of this very pid) is taken over at once; a row held elsewhere is taken over when its
 short lease, renewed by the heartbeat while its worker lives, runs out.
 """
@@ -22,10 +23,19 @@ from storage import outbox as store
 log = logging.getLogger(__name__)
 
 
+def _host() -> str:
+    """This host, and on Linux its process-id namespace: pids are only comparable within one."""
+    host = socket.gethostname()[:60].replace("/", "_")
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")  # e.g. "pid:[4026531836]"
+    except OSError:
+        return host
+    return f"{host}~{namespace.removeprefix('pid:[').rstrip(']')}"
+
+
 def worker_name() -> str:
     """A name for this process's worker, unique across restarts."""
-    host = socket.gethostname()[:60].replace("/", "_")
-    return f"{host}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
+    return f"{_host()}/{os.getpid()}/{uuid.uuid4().hex[:12]}"
 
 
 def _alive(pid: int) -> bool:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 POST = "chat.postMessage"
 TIER_PER_MINUTE = {1: 1, 2: 20, 3: 50, 4: 100}
-# From Slack's method reference (rate_limits); "special" methods are paced as Tier 4.
+# From Slack's method reference (rate_limits). Methods with "special" limits (auth.test,
+# chat.getPermalink) have no tier to pace by: they wait only when Slack answers 429.
 METHOD_TIERS = {
     "chat.update": 3,
     "conversations.history": 3,
@@ -24,12 +25,9 @@ METHOD_TIERS = {
     "conversations.join": 3,
     "users.lookupByEmail": 3,
     "users.info": 4,
-    "chat.getPermalink": 4,
-    "auth.test": 4,
     "files.getUploadURLExternal": 4,
     "files.completeUploadExternal": 4,
 }
-BURST_SHARE = 5  # a bucket holds a fifth of a minute's calls: short bursts, then the tier's pace
 MAX_BACKOFF = 300.0
 
 
@@ -76,9 +74,9 @@ class Pacer:
             return None
         bucket = self._buckets.get(method)
         if bucket is None:
-            per_minute = TIER_PER_MINUTE[tier]
-            capacity = max(1.0, per_minute / BURST_SHARE)
-            bucket = self._buckets[method] = _Bucket(per_minute / 60, capacity, capacity, now)
+            # A minute's worth at once (Slack allows bursts), then the tier's pace.
+            per_minute = float(TIER_PER_MINUTE[tier])
+            bucket = self._buckets[method] = _Bucket(per_minute / 60, per_minute, per_minute, now)
         bucket.refill(now)
         return bucket
 

@@ -65,7 +65,9 @@ class ReportLike(Protocol):
 class ReportSource(Protocol):
     """The reports service, as the digest and chart renderers need it."""
 
-    def digest(self, *, owners: set[str] | None, scope: str) -> ReportLike: ...
+    def digest(
+        self, *, owners: set[str] | None, scope: str, workspace: Workspace | None = None
+    ) -> ReportLike: ...
 
     def weekly_chart_png(self) -> bytes: ...
 

@@ -34,7 +34,7 @@ def _channel(ctx: Context) -> str:
 
 
 def render_digest(ctx: Context) -> Plan:
-    report = _reports(ctx).digest(owners=None, scope=DIGEST_SCOPE)
+    report = _reports(ctx).digest(owners=None, scope=DIGEST_SCOPE, workspace=ctx.tools.workspace)
     channel = _channel(ctx)
     args = {"channel": channel, "text": report.text, "blocks": report.blocks}
     return Send(Method.POST, args, channel)

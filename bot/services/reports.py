@@ -83,17 +83,23 @@ class Reports:
                     team.add(member)
         return team
 
-    def _links(self, rows: list[store.DigestRow]) -> dict[int, str]:
+    def _links(self, rows: list[store.DigestRow], workspace: Workspace) -> dict[int, str]:
+        """Links to the cards of the rows the digest shows (each link is one Slack call)."""
         links = {}
-        for row in rows:
+        for row in rows[: views.DIGEST_ROWS]:
             if row.card_channel and row.card_ts:
-                link = self.workspace.permalink(row.card_channel, row.card_ts)
+                link = workspace.permalink(row.card_channel, row.card_ts)
                 if link:
                     links[row.case_id] = link
         return links
 
-    def digest(self, *, owners: set[str] | None, scope: str) -> Report:
-        """Open cases, highest ARR first, then today's counts and the 7-day contact rate."""
+    def digest(
+        self, *, owners: set[str] | None, scope: str, workspace: Workspace | None = None
+    ) -> Report:
+        """Open cases, highest ARR first, then today's counts and the 7-day contact rate.
+
+        `workspace` asks Slack for the links; the outbox passes its own, paced one.
+        """
         now = self.clock()
         rows = store.digest_rows(self.engine, owners=owners, now=now, limit=DIGEST_LIMIT)
         local = now.astimezone(self.rules.tzinfo)
@@ -103,7 +109,12 @@ class Reports:
         )
         title = local.strftime("%a %d %b")
         blocks = views.digest_blocks(
-            rows, counts, now=now, links=self._links(rows), title=title, scope=scope
+            rows,
+            counts,
+            now=now,
+            links=self._links(rows, workspace or self.workspace),
+            title=title,
+            scope=scope,
         )
         return Report(views.digest_text(rows, counts, title=title), blocks)
 
