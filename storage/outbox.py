@@ -211,6 +211,7 @@ def defer(
         "next_attempt_at": until,
         "last_error": error,
         "lease_owner": None,
+        "checks": 0,
     }
     if refund:
         values["attempts"] = OUTBOX.c.attempts - 1

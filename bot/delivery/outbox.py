@@ -229,6 +229,7 @@ class OutboxWorker:
         dead = [h for h in leases.holders(self.engine) if is_dead(h, self.name)]
         if leases.release_dead(self.engine, owners=dead, now=now):
             log.info("outbox.reclaimed workers=%s", len(dead))
+        # Released rows are due at `now` itself: look a microsecond past it to take them too.
         rows = leases.abandoned(self.engine, now=now + timedelta(microseconds=1))
         taken = [
             r
