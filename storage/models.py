@@ -209,6 +209,11 @@ class OutboxMessage(SQLModel, table=True):
     ts: str | None = Field(default=None, max_length=50)
     created_at: datetime = _time()
     sent_at: datetime | None = _time(nullable=True)
+    # While `sending`: the worker holding the row (host/pid/nonce), NULL once nobody does; when
+    # the send began; how often Slack could not be asked whether the message went through.
+    lease_owner: str | None = Field(default=None, max_length=120)
+    sending_at: datetime | None = _time(nullable=True)
+    checks: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class SlackUser(SQLModel, table=True):

@@ -37,6 +37,8 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
+from tests.fake_slack_errors import documented
+
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 BOT_NAME = "nps-bot"
@@ -53,6 +55,37 @@ MAX_VIEW_TEXT_LENGTH = 24
 MAX_PRIVATE_METADATA_LENGTH = 3_000
 MAX_VIEW_ID_LENGTH = 255
 MAX_HISTORY_LIMIT = 999
+
+# The bot scopes of manifest.yml: what a fresh fake grants unless a test takes some away.
+DEFAULT_SCOPES = frozenset(
+    {
+        "chat:write",
+        "chat:write.public",
+        "im:write",
+        "im:history",
+        "users:read",
+        "users:read.email",
+        "commands",
+        "channels:history",
+        "groups:history",
+        "files:write",
+        "channels:join",
+    }
+)
+# The bot scope each method needs (history and replies: by conversation type, below).
+_METHOD_SCOPES = {
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "conversations.open": "im:write",
+    "conversations.join": "channels:join",
+    "users.lookupByEmail": "users:read.email",
+    "users.info": "users:read",
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
+}
+# The scope each kind of conversation needs for conversations.history and .replies.
+_HISTORY_SCOPES = {"C": "channels:history", "G": "groups:history", "D": "im:history"}
 
 JSON = dict[str, Any]
 Handler = Callable[[JSON], JSON]
@@ -108,6 +141,39 @@ class _Injection:
     status: int
     retry_after: int | None
     remaining: int
+
+
+@dataclass
+class Hold:
+    """A request held by `hold_next`: `arrived` is set when it comes in; `release()` lets it go."""
+
+    arrived: threading.Event
+    released: threading.Event
+    run: bool = True
+
+    def release(self, *, run: bool = True) -> None:
+        """Let the call go on. With `run=False` it is left unanswered, and a call held before
+        it ran never runs: as if the caller died before its request reached Slack."""
+        self.run = run
+        self.released.set()
+
+
+@dataclass
+class _Fault:
+    """A failure injected for the next `remaining` calls to `method`, before or after it runs."""
+
+    method: str
+    after: bool
+    remaining: int
+    error: str | None = None
+    status: int | None = None
+    drop: bool = False
+    hold: Hold | None = None
+    extra: dict[str, Any] | None = None
+    channel: str | None = None
+
+
+_DROP = object()  # a reply that closes the connection without an answer
 
 
 @dataclass
@@ -381,6 +447,12 @@ class FakeSlack:
     `missing_channels` and user ids in `missing_users` answer `channel_not_found` and
     `user_not_found`/`users_not_found`. `down`, `latency`, `token`, `users`, `missing_channels`
     and `missing_users` may be changed while the server runs.
+
+    Beyond those: `token_error` answers every call with that code (`token_revoked`,
+    `account_inactive`, ...); `scopes` are the bot scopes granted (history needs the scope of the
+    conversation's type, else `missing_scope`); `outside_channels` are public channels the bot
+    has not joined (posting needs `chat:write.public`; history answers `not_in_channel` until
+    `conversations.join`); `private_channels` refuse `conversations.join`.
     """
 
     def __init__(
@@ -398,6 +470,10 @@ class FakeSlack:
         self.missing_users: set[str] = set(missing_users)
         self.down = False
         self.latency = latency
+        self.token_error: str | None = None
+        self.scopes: set[str] = set(DEFAULT_SCOPES)
+        self.outside_channels: set[str] = set()
+        self.private_channels: set[str] = set()
         self._cond = threading.Condition()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -431,6 +507,7 @@ class FakeSlack:
         self._failures: list[Failure] = []
         self._rate_limited = 0
         self._injections: list[_Injection] = []
+        self._faults: list[_Fault] = []
         self._buckets: dict[str, _Bucket] = {}
         self._messages: dict[str, list[JSON]] = {}
         self._ephemerals: list[JSON] = []
@@ -519,7 +596,8 @@ class FakeSlack:
         Each message has `type`, `user` ("UBOT"), `bot_id`, `app_id`, `team`, `ts`, `text`,
         `blocks`, `attachments`, `metadata`, `thread_ts` and `subtype` (None or [] when absent).
         Thread replies sit in the same list with their `thread_ts`; as in Slack, a parent with
-        replies gets `thread_ts` (its own ts), `reply_count` and `latest_reply`.
+        replies gets `thread_ts` (its own ts), `reply_count` and `latest_reply`. Files shared to a
+        channel add a message with `files` and `upload: true`.
         """
         with self._cond:
             return copy.deepcopy(self._messages)
@@ -607,6 +685,64 @@ class FakeSlack:
         with self._cond:
             self._injections.append(_Injection(method, status, retry_after, count))
 
+    def error_next(self, method: str, error: str, count: int = 1, **extra: Any) -> None:
+        """Answer the next `count` calls to `method` with `ok: false` and `error`, not running them.
+
+        Only codes Slack documents for the method (or for every method) are accepted.
+        """
+        if not documented(method, error):
+            raise ValueError(f"Slack does not document {error!r} for {method}")
+        self._add_fault(_Fault(method, after=False, remaining=count, error=error, extra=extra))
+
+    def fail_after_next(
+        self, method: str, *, status: int | None = None, error: str | None = None, count: int = 1
+    ) -> None:
+        """Run the next `count` calls to `method`, then answer HTTP `status` or `ok: false`.
+
+        The ambiguous failure: Slack did the work (a message is stored) but the caller is told
+        it failed. Give `status` (e.g. 500) or a documented `error` (e.g. "fatal_error").
+        """
+        if (status is None) == (error is None):
+            raise ValueError("give either status or error")
+        if error is not None and not documented(method, error):
+            raise ValueError(f"Slack does not document {error!r} for {method}")
+        self._add_fault(
+            _Fault(method, after=True, remaining=count, error=error, status=status, extra={})
+        )
+
+    def drop_next(self, method: str, *, after: bool = False, count: int = 1) -> None:
+        """Close the connection of the next `count` calls to `method` without an answer.
+
+        With `after=True` the call runs first (a message is stored), as when a connection drops
+        while Slack's answer is on its way.
+        """
+        self._add_fault(_Fault(method, after=after, remaining=count, drop=True))
+
+    def hold_next(self, method: str, *, after: bool = False, channel: str | None = None) -> Hold:
+        """Hold the next call to `method` (to `channel`, if given) until `release()`: before it
+        runs, or after it ran (a message is then stored but not yet answered)."""
+        hold = Hold(threading.Event(), threading.Event())
+        self._add_fault(_Fault(method, after=after, remaining=1, hold=hold, channel=channel))
+        return hold
+
+    def _add_fault(self, fault: _Fault) -> None:
+        if fault.remaining < 1:
+            raise ValueError("count must be >= 1")
+        with self._cond:
+            self._faults.append(fault)
+
+    def _take_fault(self, method: str, args: JSON) -> _Fault | None:
+        with self._cond:
+            for fault in self._faults:
+                if fault.channel is not None and fault.channel != args.get("channel"):
+                    continue
+                if fault.method in (method, "*"):
+                    fault.remaining -= 1
+                    if fault.remaining == 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
     def enforce_channel_rate(self, per_second: float | None = 1.0, burst: int = 1) -> None:
         """Limit chat.postMessage per channel with a token bucket; `per_second=None` turns it off.
 
@@ -638,6 +774,11 @@ class FakeSlack:
         except Exception:
             _log.exception("FakeSlack could not answer %s %s", request.command, request.path)
             reply = _json_reply({"ok": False, "error": "fatal_error"}, status=500)
+        if reply is _DROP:
+            request.close_connection = True
+            with contextlib.suppress(OSError):
+                request.connection.shutdown(2)
+            return
         try:
             request.send_response(reply.status)
             request.send_header("Content-Type", reply.content_type)
@@ -662,10 +803,55 @@ class FakeSlack:
         length = int(request.headers.get("Content-Length") or 0)
         return request.rfile.read(length) if length > 0 else b""
 
-    def _api(self, method: str, query: str, headers: Message, body: bytes) -> _Reply:
+    def _api(self, method: str, query: str, headers: Message, body: bytes) -> Any:
         args, parse_error = _parse_args(query, headers, body)
         form_token = args.pop("token", None)
         token = _bearer_token(headers.get("Authorization")) or form_token or None
+        fault = None if self.down else self._take_fault(method, args)
+        if fault is not None and not fault.after:
+            early = self._fault_reply(fault, method, args)
+            if early is not None:
+                return early
+        reply = self._answer(method, args, token, parse_error)
+        if fault is not None and fault.after:
+            late = self._fault_reply(fault, method, args)
+            if late is not None:
+                return late
+        return reply
+
+    def _fault_reply(self, fault: _Fault, method: str, args: JSON) -> Any:
+        """What an injected fault answers instead; None when the call goes on (a released hold)."""
+        now = time.monotonic()
+        stage = "after" if fault.after else "before"
+        if fault.hold is not None:
+            fault.hold.arrived.set()
+            fault.hold.released.wait(timeout=60)
+            if fault.hold.run:
+                return None
+            with self._cond:
+                self._failures.append(Failure(method, args, now, 0, f"held_{stage}"))
+                self._cond.notify_all()
+            return _DROP
+        with self._cond:
+            if fault.drop:
+                self._failures.append(Failure(method, args, now, 0, f"drop_{stage}"))
+                self._cond.notify_all()
+                return _DROP
+            if fault.status is not None:
+                self._failures.append(Failure(method, args, now, fault.status, f"fail_{stage}"))
+                self._cond.notify_all()
+                return _html_reply(fault.status)
+            payload = {"ok": False, "error": fault.error, **(fault.extra or {})}
+            if fault.after:  # the call itself is already recorded, as Slack did it
+                self._failures.append(Failure(method, args, now, 200, f"{fault.error}_after"))
+            else:
+                self._calls.append(Call(method, args, now, False, fault.error))
+            self._cond.notify_all()
+            return _json_reply(payload)
+
+    def _answer(
+        self, method: str, args: JSON, token: str | None, parse_error: str | None
+    ) -> _Reply:
         with self._cond:
             now = time.monotonic()
             if self.down:
@@ -683,8 +869,12 @@ class FakeSlack:
                 payload = {"ok": False, "error": "not_authed"}
             elif self.token is not None and token != self.token:
                 payload = {"ok": False, "error": "invalid_auth"}
+            elif self.token_error is not None:
+                payload = {"ok": False, "error": self.token_error}
             elif parse_error is not None:
                 payload = {"ok": False, "error": parse_error}
+            elif method in _METHOD_SCOPES and _METHOD_SCOPES[method] not in self.scopes:
+                payload = self._missing_scope(_METHOD_SCOPES[method])
             else:
                 if method == "chat.postMessage":
                     wait = self._channel_wait(args, now)
@@ -696,7 +886,8 @@ class FakeSlack:
                     payload = exc.payload()
             self._calls.append(Call(method, args, now, payload["ok"], payload.get("error")))
             self._cond.notify_all()
-            return _json_reply(payload)
+            # Slack names the token's scopes on every answer.
+            return _json_reply(payload, headers=[("x-oauth-scopes", ",".join(sorted(self.scopes)))])
 
     def _refuse(
         self,
@@ -855,6 +1046,29 @@ class FakeSlack:
             raise _SlackError("invalid_metadata_schema")
         return copy.deepcopy(metadata)
 
+    def _missing_scope(self, needed: str) -> JSON:
+        provided = ",".join(sorted(self.scopes))
+        return {"ok": False, "error": "missing_scope", "needed": needed, "provided": provided}
+
+    def _check_reading(self, channel: str) -> None:
+        """History of `channel` needs its type's scope and, for public channels, membership."""
+        needed = _HISTORY_SCOPES.get(channel[:1])
+        if needed is not None and needed not in self.scopes:
+            raise _SlackError(
+                "missing_scope", needed=needed, provided=",".join(sorted(self.scopes))
+            )
+        if channel in self.outside_channels and channel not in self._joined:
+            raise _SlackError("not_in_channel")
+
+    def _check_posting(self, channel: str) -> None:
+        """A channel the bot is not in takes posts only with `chat:write.public`, if public."""
+        if channel in self._joined:
+            return
+        if channel in self.private_channels:
+            raise _SlackError("not_in_channel")
+        if channel in self.outside_channels and "chat:write.public" not in self.scopes:
+            raise _SlackError("not_in_channel")
+
     def _find_message(self, channel: str, ts: str) -> JSON | None:
         return next((m for m in self._messages.get(channel, []) if m["ts"] == ts), None)
 
@@ -874,6 +1088,7 @@ class FakeSlack:
 
     def _chat_post_message(self, args: JSON) -> JSON:
         channel = self._channel_arg(args)
+        self._check_posting(channel)
         self._check_content(args)
         metadata = self._metadata_arg(args)
         ts = self._next_ts()
@@ -970,6 +1185,7 @@ class FakeSlack:
 
     def _conversations_history(self, args: JSON) -> JSON:
         channel = self._channel_arg(args)
+        self._check_reading(channel)
         try:
             oldest = _ts_value(str(args.get("oldest") or "0"))
         except ValueError as exc:
@@ -1008,6 +1224,7 @@ class FakeSlack:
 
     def _conversations_replies(self, args: JSON) -> JSON:
         channel = self._channel_arg(args)
+        self._check_reading(channel)
         ts = self._required(args, "ts")
         if self._find_message(channel, ts) is None:
             raise _SlackError("thread_not_found")
@@ -1022,6 +1239,8 @@ class FakeSlack:
 
     def _conversations_join(self, args: JSON) -> JSON:
         channel = self._channel_arg(args)
+        if channel in self.private_channels or channel[:1] in ("D", "G"):
+            raise _SlackError("method_not_supported_for_channel_type")
         answer: JSON = {
             "channel": {
                 "id": channel,
@@ -1191,6 +1410,12 @@ class FakeSlack:
                 targets.append(self._channel_arg({"channel": channel.strip()}))
         if any(i["id"] not in self._files for i in items):
             raise _SlackError("file_not_found")
+        for channel in targets:
+            if (
+                channel not in self._joined
+                and channel in self.outside_channels | self.private_channels
+            ):
+                raise _SlackError("not_in_channel")
         completed = []
         for item in items:
             stored = self._files[item["id"]]
@@ -1200,7 +1425,30 @@ class FakeSlack:
             stored["thread_ts"] = args.get("thread_ts")
             stored["completed"] = True
             completed.append(self._file_object(stored))
+        for channel in targets:
+            self._share_files(channel, completed, args)
         return {"files": completed}
+
+    def _share_files(self, channel: str, files: list[JSON], args: JSON) -> None:
+        """Files shared to a channel show in its history as one message from the bot."""
+        self._messages.setdefault(channel, []).append(
+            {
+                "type": "message",
+                "subtype": None,
+                "user": BOT_USER_ID,
+                "bot_id": BOT_ID,
+                "app_id": APP_ID,
+                "team": TEAM_ID,
+                "ts": self._next_ts(),
+                "text": str(args.get("initial_comment") or ""),
+                "blocks": [],
+                "attachments": [],
+                "metadata": None,
+                "thread_ts": str(args["thread_ts"]) if _given(args.get("thread_ts")) else None,
+                "files": copy.deepcopy(files),
+                "upload": True,
+            }
+        )
 
     @staticmethod
     def _file_object(stored: JSON) -> JSON:

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.client import RemoteDisconnected
 from typing import Any
 from urllib.error import URLError
 from urllib.request import urlopen
@@ -501,3 +502,105 @@ def test_reset_forgets_calls_messages_and_injections(fake: FakeSlack, client: We
     fake.reset()
     assert (fake.calls, fake.failures, fake.messages) == ([], [], {})
     assert client.auth_test()["ok"]
+
+
+# ----------------------------------------------------------------- injected faults, scopes
+
+
+def test_error_next_answers_a_documented_code_without_running_the_call(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    fake.error_next("chat.postMessage", "restricted_action", count=1)
+    with pytest.raises(SlackApiError) as refused:
+        client.chat_postMessage(channel="C1", text="hi")
+    assert refused.value.response["error"] == "restricted_action"
+    assert fake.messages == {}
+    assert client.chat_postMessage(channel="C1", text="hi")["ok"]
+    with pytest.raises(ValueError, match="does not document"):
+        fake.error_next("chat.postMessage", "edit_window_closed")  # a chat.update error
+
+
+def test_fail_after_next_stores_the_message_then_fails(fake: FakeSlack, client: WebClient) -> None:
+    fake.fail_after_next("chat.postMessage", error="fatal_error")
+    with pytest.raises(SlackApiError) as failed:
+        client.chat_postMessage(channel="C1", text="hi")
+    assert failed.value.response["error"] == "fatal_error"
+    assert [m["text"] for m in fake.messages_in("C1")] == ["hi"]
+    fake.fail_after_next("chat.postMessage", status=500)
+    with pytest.raises(SlackApiError):
+        client.chat_postMessage(channel="C1", text="again")
+    assert len(fake.messages_in("C1")) == 2
+
+
+def test_drop_next_closes_the_connection_before_or_after(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    fake.drop_next("chat.postMessage")
+    with pytest.raises((RemoteDisconnected, URLError, ConnectionError)):
+        client.chat_postMessage(channel="C1", text="lost")
+    assert fake.messages == {}
+    fake.drop_next("chat.postMessage", after=True)
+    with pytest.raises((RemoteDisconnected, URLError, ConnectionError)):
+        client.chat_postMessage(channel="C1", text="landed")
+    assert [m["text"] for m in fake.messages_in("C1")] == ["landed"]
+
+
+def test_hold_next_holds_one_call_to_one_channel(fake: FakeSlack, client: WebClient) -> None:
+    hold = fake.hold_next("chat.postMessage", after=True, channel="C2")
+    client.chat_postMessage(channel="C1", text="not held")
+    answers: list[Any] = []
+    sender = threading.Thread(
+        target=lambda: answers.append(client.chat_postMessage(channel="C2", text="held"))
+    )
+    sender.start()
+    assert hold.arrived.wait(5)
+    assert [m["text"] for m in fake.messages_in("C2")] == ["held"]  # stored, not yet answered
+    assert answers == []
+    hold.release()
+    sender.join(5)
+    assert answers[0]["ok"]
+
+
+def test_a_refused_token_and_missing_scopes(fake: FakeSlack, client: WebClient) -> None:
+    fake.token_error = "token_revoked"
+    with pytest.raises(SlackApiError) as revoked:
+        client.auth_test()
+    assert revoked.value.response["error"] == "token_revoked"
+    fake.token_error = None
+    fake.scopes.discard("im:history")
+    with pytest.raises(SlackApiError) as refused:
+        client.conversations_history(channel="D0ALICE")
+    assert refused.value.response["error"] == "missing_scope"
+    assert refused.value.response["needed"] == "im:history"
+    answer = client.auth_test()
+    assert "im:history" not in answer.headers["x-oauth-scopes"].split(",")
+
+
+def test_outside_and_private_channels(fake: FakeSlack, client: WebClient) -> None:
+    fake.outside_channels = {"C1"}
+    fake.private_channels = {"C2"}
+    client.chat_postMessage(channel="C1", text="through chat:write.public")
+    with pytest.raises(SlackApiError) as outside:
+        client.conversations_history(channel="C1")
+    assert outside.value.response["error"] == "not_in_channel"
+    client.conversations_join(channel="C1")
+    assert len(client.conversations_history(channel="C1")["messages"]) == 1
+    with pytest.raises(SlackApiError) as private:
+        client.conversations_join(channel="C2")
+    assert private.value.response["error"] == "method_not_supported_for_channel_type"
+    with pytest.raises(SlackApiError) as posting:
+        client.chat_postMessage(channel="C2", text="no")
+    assert posting.value.response["error"] == "not_in_channel"
+    fake.scopes.discard("chat:write.public")
+    fake.outside_channels = {"C3"}
+    with pytest.raises(SlackApiError) as public:
+        client.chat_postMessage(channel="C3", text="no")
+    assert public.value.response["error"] == "not_in_channel"
+
+
+def test_shared_files_show_in_history(fake: FakeSlack) -> None:
+    client = web_client(fake)
+    answer = client.files_upload_v2(channel="C1", content=b"png", filename="chart.png")
+    [shared] = client.conversations_history(channel="C1")["messages"]
+    assert shared["files"][0]["id"] == answer["file"]["id"]
+    assert shared["files"][0]["name"] == "chart.png"

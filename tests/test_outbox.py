@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from copy import deepcopy
 from datetime import UTC, datetime, timedelta
@@ -43,6 +44,10 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
+
+    def monotonic(self) -> float:
+        """The clock as seconds, for the worker's pacing: it too moves only when told."""
+        return self.now.timestamp()
 
 
 def response(
@@ -115,7 +120,11 @@ def make_worker(
     rules: Rules | None = None,
     channel_interval: float = 0.0,
     clock: Clock | None = None,
+    monotonic: Callable[[], float] | None = None,
+    name: str | None = None,
+    rng: Callable[[], float] | None = None,
 ) -> tuple[OutboxWorker, Clock]:
+    """A worker on the fake Slack whose clock (and pacing) moves only when the test says."""
     clock = clock or Clock()
     worker = OutboxWorker(
         engine,
@@ -123,6 +132,9 @@ def make_worker(
         rules or rules_from_mapping(TEST_RULES),
         channel_interval=channel_interval,
         clock=clock,
+        monotonic=monotonic or clock.monotonic,
+        rng=rng or (lambda: 1.0),  # backoff at the top of its jitter: predictable waits
+        name=name,
     )
     return worker, clock
 
@@ -225,7 +237,7 @@ def test_queue_drains_detractors_first_then_by_arr_then_oldest(engine, fake_slac
     case_to_response = {s.case_id: s.response_id for s in stored}
     worker, _ = make_worker(engine, fake_slack, channel_interval=0)
 
-    worker.run_once()
+    worker.drain()
 
     sent = [c.args["metadata"]["event_payload"]["delivery"] for c in posts(fake_slack)]
     assert {c.args["channel"] for c in posts(fake_slack)} == {"C0ALICE"}
@@ -250,7 +262,7 @@ def test_channel_pacing_holds_a_second_card_but_not_another_channel(engine, fake
         response("alice-2", account_id="a-2", arr=200_000),
         response("bob-1", account_id="a-3", arr=100_000, owner="U0BOB"),  # -> default channel
     )
-    worker, _ = make_worker(engine, fake_slack, channel_interval=1.0)
+    worker, _ = make_worker(engine, fake_slack, channel_interval=1.0, monotonic=time.monotonic)
 
     worker.run_once()
     assert Counter(c.args["channel"] for c in posts(fake_slack)) == {"C0ALICE": 1, "C0DEFAULT": 1}
@@ -282,10 +294,10 @@ def test_rate_limit_defers_the_delivery_and_lets_other_channels_through(engine, 
     worker, clock = make_worker(engine, fake_slack)
     fake_slack.rate_limit_next("chat.postMessage", retry_after=1)
 
-    worker.run_once()
+    worker.drain()
 
     deferred = card_row(engine, alice.case_id)
-    assert deferred.status == "pending"
+    assert (deferred.status, deferred.attempts) == ("pending", 0)  # a 429 is not an attempt
     assert deferred.last_error == "ratelimited"
     assert close_to(deferred.next_attempt_at, clock.now + timedelta(seconds=1))
     assert fake_slack.rate_limited == 1
@@ -293,11 +305,11 @@ def test_rate_limit_defers_the_delivery_and_lets_other_channels_through(engine, 
     assert card_row(engine, bob.case_id).status == "sent"
 
     clock.advance(0.5)
-    worker.run_once()  # not due yet
+    worker.drain()  # not due yet
     assert len(posts(fake_slack)) == 1
 
     clock.advance(0.6)
-    worker.run_once()
+    worker.drain()
     assert [c.args["channel"] for c in posts(fake_slack)] == ["C0DEFAULT", "C0ALICE"]
     delivered = card_row(engine, alice.case_id)
     assert delivered.status == "sent"
@@ -308,29 +320,26 @@ def test_rate_limit_defers_the_delivery_and_lets_other_channels_through(engine, 
 def test_server_error_storm_backs_off_then_delivers_once(engine, fake_slack):
     [stored] = queue(engine, response("r-1"))
     worker, clock = make_worker(engine, fake_slack)
-    fake_slack.fail_next("chat.postMessage", status=503, count=10)
+    fake_slack.fail_next("chat.postMessage", status=503, count=3)
 
     waits = []
-    for _ in range(3):  # each pass is one request and two client retries: three 503s
-        worker.run_once()
+    for _ in range(3):  # each 503 may have posted: the next step is a look, then a post
+        worker.drain()
         delivery = card_row(engine, stored.case_id)
-        assert delivery.status == "pending"
+        assert delivery.status in ("pending", "sending")
         assert delivery.last_error
         waits.append(round((delivery.next_attempt_at - clock.now).total_seconds(), 3))
-        clock.advance(waits[-1] / 2)
-        worker.run_once()  # not due yet: nothing is tried
-        clock.advance(waits[-1] / 2)
+        clock.advance(waits[-1] + 0.001)
+        worker.drain()  # the check: not in Slack, so it is due again at once
     assert waits == [1.0, 2.0, 4.0]
-    assert len([f for f in fake_slack.failures if f.reason == "fail_next"]) == 9
+    assert len([f for f in fake_slack.failures if f.reason == "fail_next"]) == 3
+    assert len(fake_slack.calls_to("conversations.history")) == 3
 
-    worker.run_once()  # one more 503, then the client's retry gets through
-
-    assert len([f for f in fake_slack.failures if f.reason == "fail_next"]) == 10
     [message] = fake_slack.messages_in("C0ALICE")
     delivery = card_row(engine, stored.case_id)
     assert (delivery.status, delivery.ts, delivery.attempts) == ("sent", message["ts"], 4)
     clock.advance(600)
-    worker.run_once()
+    worker.drain()
     assert len(posts(fake_slack)) == 1
 
 
@@ -345,21 +354,19 @@ def test_outage_loses_nothing_and_each_message_goes_once_after(engine, fake_slac
     fake_slack.down = True
 
     for _ in range(4):
-        worker.run_once()
+        worker.drain()
         clock.advance(301)  # past the longest backoff
     rows = outbox_rows(engine)
     assert len(rows) == 4
-    assert {r.status for r in rows} == {"pending"}
+    assert {r.status for r in rows} <= {"pending", "sending"}  # sending: to be looked for
     assert all(r.last_error for r in rows)
     assert fake_slack.calls_to("chat.postMessage") == []
     assert fake_slack.failures  # the worker did keep trying
 
     fake_slack.down = False
-    clock.advance(301)
-    worker.run_once()
-    worker.run_once()
-    clock.advance(3600)
-    worker.run_once()
+    for _ in range(3):
+        clock.advance(301)
+        worker.drain()
 
     assert Counter(c.args["channel"] for c in posts(fake_slack)) == {
         "C0ALICE": 1,
@@ -371,18 +378,18 @@ def test_outage_loses_nothing_and_each_message_goes_once_after(engine, fake_slac
 
 
 def test_permanent_error_fails_the_delivery_and_shows_in_counts(engine, fake_slack):
-    fake_slack.missing_channels = {"C0ALICE"}
     [stored] = queue(engine, response("r-1"))
+    fake_slack.error_next("chat.postMessage", "invalid_blocks")
     worker, clock = make_worker(engine, fake_slack)
 
-    worker.run_once()
+    worker.drain()
 
     delivery = card_row(engine, stored.case_id)
-    assert (delivery.status, delivery.last_error) == ("failed", "channel_not_found")
+    assert (delivery.status, delivery.last_error) == ("failed", "invalid_blocks")
     assert store.counts(engine) == {"failed": 1}
     assert posts(fake_slack) == []
     clock.advance(3600)
-    worker.run_once()
+    worker.drain()
     assert len(fake_slack.calls_to("chat.postMessage")) == 1  # never retried
     assert case_of(engine, stored.case_id).card_ts is None
 
@@ -401,7 +408,7 @@ def test_no_destination_fails_without_posting(engine, fake_slack):
     )
     worker, _ = make_worker(engine, fake_slack, rules=rules)
 
-    worker.run_once()
+    worker.drain()
 
     rows = outbox_rows(engine)
     assert [(r.kind, r.status) for r in rows] == [("card", "failed"), ("alert", "failed")]
@@ -417,9 +424,12 @@ def test_no_destination_fails_without_posting(engine, fake_slack):
 # ---------------------------------------------------------------------------------- recovery
 
 
+ELSEWHERE = "another-host/4242/0123456789ab"  # a worker on another machine: not seen dead
+
+
 def _crash_mid_send(engine: sa.Engine, delivery_id: int, channel: str, at: datetime) -> None:
     """Leave a delivery as a process killed during chat.postMessage would: sending, no ts."""
-    assert store.start_sending(engine, delivery_id, channel=channel, now=at)
+    assert store.claim(engine, delivery_id, owner=ELSEWHERE, now=at, channel=channel)
 
 
 @pytest.mark.parametrize(
@@ -457,8 +467,7 @@ def test_reconcile_finds_a_message_posted_before_the_crash(engine, fake_slack, k
 
     before = len(fake_slack.messages_in(channel))
     clock.advance(3600)
-    worker.run_once()
-    worker.run_once()
+    worker.drain()
     assert len(fake_slack.messages_in(channel)) == before  # not posted a second time
     assert row(engine, delivery.id).status == "sent"
 
@@ -477,8 +486,7 @@ def test_reconcile_requeues_a_delivery_slack_never_got(engine, fake_slack):
     assert fake_slack.calls_to("conversations.history")
     assert posts(fake_slack) == []
 
-    worker.run_once()
-    worker.run_once()
+    worker.drain()
     [message] = fake_slack.messages_in("C0ALICE")
     assert message["metadata"]["event_payload"] == {"delivery": delivery.id}
     assert (row(engine, delivery.id).status, row(engine, delivery.id).ts) == ("sent", message["ts"])
@@ -489,11 +497,11 @@ def test_reconcile_leaves_a_live_send_alone(engine, fake_slack):
     [stored] = queue(engine, response("r-1"))
     delivery = card_row(engine, stored.case_id)
     worker, clock = make_worker(engine, fake_slack)
-    # Another worker took it ten seconds ago: its lease has not run out.
-    _crash_mid_send(engine, delivery.id, "C0ALICE", clock.now - timedelta(seconds=10))
+    # Another worker took it two seconds ago: its lease has not run out.
+    _crash_mid_send(engine, delivery.id, "C0ALICE", clock.now - timedelta(seconds=2))
 
     worker.reconcile(now=clock.now)
-    worker.run_once()
+    worker.drain()
 
     assert row(engine, delivery.id).status == "sending"
     assert posts(fake_slack) == []
@@ -534,7 +542,7 @@ def test_alerts_go_to_the_people_and_channels_the_rules_name(engine, fake_slack)
     )
     worker, _ = make_worker(engine, fake_slack)
 
-    worker.run_once()
+    worker.drain()
 
     assert Counter(c.args["channel"] for c in posts(fake_slack)) == {
         "C0ALICE": 3,
@@ -562,7 +570,7 @@ def test_owner_lookup_by_email_is_cached(engine, fake_slack):
     )
     worker, clock = make_worker(engine, fake_slack)
 
-    worker.run_once()
+    worker.drain()
 
     assert len(fake_slack.messages_in("C0ALICE")) == 2
     [lookup] = fake_slack.calls_to("users.lookupByEmail")
@@ -573,7 +581,7 @@ def test_owner_lookup_by_email_is_cached(engine, fake_slack):
     # The cache is in the database: a restarted worker does not ask again either.
     queue(engine, response("r-3", account_id="a-3"))
     restarted, _ = make_worker(engine, fake_slack, clock=clock)
-    restarted.run_once()
+    restarted.drain()
     assert len(fake_slack.messages_in("C0ALICE")) == 3
     assert len(fake_slack.calls_to("users.lookupByEmail")) == 1
 
@@ -582,7 +590,7 @@ def test_comment_cannot_broadcast_or_inject_markup(engine, fake_slack):
     queue(engine, response("r-1", comment="<!channel> @here & <b>"))
     worker, _ = make_worker(engine, fake_slack)
 
-    worker.run_once()
+    worker.drain()
 
     [post] = posts(fake_slack)
     blocks = json.dumps(post.args["blocks"])
@@ -599,7 +607,7 @@ def test_customer_name_cannot_broadcast_in_the_notification_text(engine, fake_sl
     queue(engine, response("r-1", customer_name="<!channel> Dana", account_name="<!here> Acme"))
     worker, _ = make_worker(engine, fake_slack)
 
-    worker.run_once()
+    worker.drain()
 
     [post] = posts(fake_slack)
     # Slack reads mentions in mrkdwn and in the fallback text; plain_text shows them as typed.

@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 
 from bot.app.cli import main
 from bot.config.rules import rules_from_mapping
+from bot.delivery.outbox import OutboxWorker
 from bot.delivery.slack import UserDirectory, Workspace, make_client
 from bot.services.reports import Reports
 from storage import cases
@@ -177,18 +178,23 @@ def test_scheduled_digest_posts_once_a_day_across_replicas(db_url, fake_slack):
     monday = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
     engines = [create_db_engine(db_url) for _ in range(2)]
     replicas = [_reports(e, fake_slack, rules, lambda: monday) for e in engines]
-    client = make_client("xoxb-test", fake_slack.url)
     early = _reports(engines[0], fake_slack, rules, lambda: monday - timedelta(hours=1))
-    assert not early.post_daily_digest(client)  # before digest.time
-    posted = [r.post_daily_digest(client) for r in replicas for _ in range(2)]
-    assert posted.count(True) == 1
+    assert not early.queue_daily_digest()  # before digest.time
+    queued = [r.queue_daily_digest() for r in replicas for _ in range(2)]
+    assert queued.count(True) == 1
+    client = make_client("xoxb-test", fake_slack.url)
+    for engine, reports in zip(engines, replicas, strict=True):
+        worker = OutboxWorker(
+            engine, client, rules, reports=reports, channel_interval=0, clock=lambda: monday
+        )
+        worker.drain()
     posts = [c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == "C0STANDUP"]
     assert len(posts) == 1
     assert fake_slack.files, "Monday's digest comes with the weekly chart"
     [chart] = fake_slack.files.values()
     assert chart["content"][:8] == b"\x89PNG\r\n\x1a\n"
     saturday = datetime(2026, 11, 28, 10, tzinfo=UTC)
-    assert not _reports(engines[0], fake_slack, rules, lambda: saturday).post_daily_digest(client)
+    assert not _reports(engines[0], fake_slack, rules, lambda: saturday).queue_daily_digest()
     for e in engines:
         e.dispose()
 

@@ -79,14 +79,13 @@ def test_resurvey_request_is_signed_and_sent_once(engine, fake_slack, platform):
     )
 
     platform.status = 503  # the platform is down: retried later, not lost
-    worker.run_once()
+    worker.drain()
     assert len(platform.requests) == 1
     assert counts(engine).get("pending", 0) >= 1
 
     platform.status = 200
     clock.now += timedelta(minutes=5)
-    worker.run_once()
-    worker.run_once()
+    worker.drain()
     assert len(platform.requests) == 2
     headers, body = platform.requests[-1]
     headers = {k.lower(): v for k, v in headers.items()}
@@ -105,5 +104,5 @@ def test_resurvey_request_is_signed_and_sent_once(engine, fake_slack, platform):
     ]
     assert any("re-survey" in json.dumps(dm["blocks"]) for dm in dms)
     clock.now += timedelta(hours=1)
-    worker.run_once()
+    worker.drain()
     assert len(platform.requests) == 2

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 import sqlalchemy as sa
 
-from bot.app import import_cmd
+from bot.app import import_cmd, outbox_cmd
 from bot.app.cli_common import (
     CommandError,
     configured_backend,
@@ -223,6 +223,7 @@ def parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export", help="export every case as CSV for BI tools")
     exp.add_argument("file", help="where to write the CSV (- for standard output)")
     exp.set_defaults(func=export_cmd)
+    outbox_cmd.register(sub)
     return top
 
 

@@ -27,6 +27,7 @@ from bot.app import metrics
 from bot.app.openapi import describe_webhooks
 from bot.config.rules import Rules
 from bot.config.settings import Settings
+from bot.delivery.health import outbox_health
 from bot.delivery.outbox import OutboxWorker
 from bot.delivery.slack import UserDirectory, Workspace, make_client
 from bot.services.fetcher import Fetcher
@@ -41,7 +42,6 @@ from handlers.listeners import register_listeners
 from handlers.platform_webhook import platform_route
 from handlers.slack_events import slack_router
 from handlers.survey_webhook import survey_route
-from storage import outbox as outbox_store
 from storage.db import create_db_engine, migrate, ping
 from storage.directory import DirectoryCache
 
@@ -101,7 +101,7 @@ class Services:
             log.exception("timers.tick_failed")
         self.outbox.wake()
         try:
-            self.reports.post_daily_digest(self.client)
+            self.reports.queue_daily_digest()
         except Exception:
             log.exception("reports.digest_failed")
 
@@ -148,28 +148,24 @@ def build_services(
     timed: dict[str, Any] = {} if clock is None else {"clock": clock}
     engine = create_db_engine(settings.database_url)
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
-    # The outbox defers a throttled message itself instead of sleeping in the client, so one
-    # busy channel never holds up the others.
-    outbox_client = make_client(
-        settings.slack_bot_token, settings.slack_api_url, rate_limit_retries=0
-    )
     metrics.watch_slack(client)
-    metrics.watch_slack(outbox_client)
     metrics.watch_database(engine)
     directory = UserDirectory(client, DirectoryCache(engine))
     workspace = Workspace(client)
+    reports = Reports(engine, rules, directory, workspace)
+    # The outbox paces itself and defers a throttled row instead of sleeping in the client; its
+    # own directory and workspace use that paced client, so a 429 on a lookup defers one row.
     outbox = OutboxWorker(
         engine,
-        outbox_client,
+        client,
         rules,
-        directory=directory,
-        workspace=workspace,
         webhook_secret=settings.survey_webhook_secret,
+        reports=reports,
         **timed,
     )
+    reports.wake = outbox.wake
     workflow = Workflow(engine, rules, directory, wake=outbox.wake, workspace=workspace, **timed)
     timers = Timers(engine, rules, directory, wake=outbox.wake, **timed)
-    reports = Reports(engine, rules, directory, workspace, **timed)
     writer = IntakeWriter(engine, Router(rules), on_commit=outbox.wake, **timed)
     sources = build_sources(rules.sources, settings.environment)
     platforms = PlatformIntake(engine, writer, sources, to_record=to_record, **timed)
@@ -263,24 +259,26 @@ def create_app(
     async def healthz() -> JSONResponse:
         if not await run_in_threadpool(ping, services.engine):
             return JSONResponse({"status": "unavailable", "database": "down"}, status_code=503)
-        counts = await run_in_threadpool(outbox_store.counts, services.engine)
+        outbox = await run_in_threadpool(
+            outbox_health, services.engine, services.outbox.state(), now=datetime.now(UTC)
+        )
         stuck = await run_in_threadpool(services.timers.oldest_overdue)
         sources = await run_in_threadpool(services.platforms.health) if services.platforms else {}
         return JSONResponse(
             {
-                "status": "ok",
+                "status": "degraded" if outbox.degraded else "ok",
                 "database": "ok",
-                "outbox": {
-                    "pending": counts.get("pending", 0) + counts.get("sending", 0),
-                    "failed": counts.get("failed", 0),
-                },
+                # Degraded while delivery is paused (the token) or the oldest pending delivery
+                # has waited too long; `last_error` is the last Slack error code met.
+                "outbox": outbox.as_dict(),
                 # Seconds the oldest escalation step has been due but not fired (past two
                 # ticks of grace); anything but null means the scheduler is stuck.
                 "timers": {
                     "oldest_overdue_step_seconds": int(stuck.total_seconds()) if stuck else None
                 },
                 "sources": sources,
-            }
+            },
+            status_code=503 if outbox.degraded else 200,
         )
 
     return metrics.RequestMetrics(IntakeFastPath(app, intake))

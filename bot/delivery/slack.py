@@ -1,9 +1,11 @@
-"""The one way out to Slack: a WebClient with retries for rate limits, server errors and drops."""
+"""The ways out to Slack: a retrying client for request paths, a paced one for the outbox, the
+directory of people by email and the workspace's facts and permalinks."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,20 +16,26 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
+from bot.delivery.pacing import Pacer
+from bot.delivery.slack_errors import NOT_IDEMPOTENT, Disposition, classify, never_sent
 from bot.domain.patterns import is_user_id
 from storage.directory import DirectoryCache
 
 log = logging.getLogger(__name__)
 
 LOOKUP_TTL = timedelta(days=1)
+PERMALINKS_KEPT = 10_000
 
 
 def make_client(token: str | None, base_url: str, *, rate_limit_retries: int = 2) -> WebClient:
     """A WebClient that retries 429s (honouring Retry-After), 5xx answers and dropped connections.
 
-    The outbox asks for few rate-limit retries so that one throttled channel defers its own
-    message instead of holding up every other channel.
+    For request paths and the services; the outbox wraps it with `delivery_client`.
     """
     return WebClient(
         token=token,
@@ -49,10 +57,96 @@ def retry_after(error: SlackApiError) -> float | None:
     value = (response.headers or {}).get("Retry-After") or (response.headers or {}).get(
         "retry-after"
     )
+    if isinstance(value, list):
+        value = value[0] if value else None
     try:
         return max(float(value), 1.0)
     except (TypeError, ValueError):
         return 30.0
+
+
+def _method_of(url: str) -> str:
+    return url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+class _SafeRetry(RetryHandler):
+    """Retries what `inner` retries, except a call that is not idempotent and may have landed."""
+
+    def __init__(self, inner: RetryHandler) -> None:
+        super().__init__(inner.max_retry_count, inner.interval_calculator)
+        self.inner = inner
+
+    def can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        refused = response is not None and response.status_code == 429
+        if _method_of(request.url) in NOT_IDEMPOTENT and not refused and not never_sent(error):
+            return False
+        return self.inner.can_retry(state=state, request=request, response=response, error=error)
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        self.inner.prepare_for_next_attempt(
+            state=state, request=request, response=response, error=error
+        )
+
+
+def _channel_of(kwargs: dict[str, Any]) -> str | None:
+    for part in ("json", "params", "data"):
+        args = kwargs.get(part)
+        if isinstance(args, dict) and args.get("channel"):
+            return str(args["channel"])
+    return None
+
+
+class PacedClient(WebClient):
+    """A WebClient that asks its pacer before each call and tells it of each 429; never sleeps
+    on a rate limit."""
+
+    def __init__(self, *, pacer: Pacer, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pacer = pacer
+
+    def api_call(self, api_method: str, **kwargs: Any) -> Any:  # type: ignore[override]
+        channel = _channel_of(kwargs)
+        self.pacer.take(api_method, channel)
+        try:
+            return super().api_call(api_method, **kwargs)
+        except SlackApiError as exc:
+            wait = retry_after(exc)
+            if wait is not None:
+                self.pacer.hold(api_method, wait, channel)
+            raise
+
+
+def delivery_client(client: WebClient, pacer: Pacer) -> PacedClient:
+    """`client`'s token and address, paced, without rate-limit sleeps or unchecked re-posts."""
+    handlers = [
+        _SafeRetry(h)
+        for h in client.retry_handlers
+        if not isinstance(h, RateLimitErrorRetryHandler)
+    ]
+    return PacedClient(
+        pacer=pacer,
+        token=client.token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        ssl=client.ssl,
+        proxy=client.proxy,
+        headers=dict(client.headers),
+        retry_handlers=handlers,
+    )
 
 
 class UserDirectory:
@@ -72,8 +166,10 @@ class UserDirectory:
             return self._names[user_id]
         try:
             profile = self.client.users_info(user=user_id)["user"].get("profile", {})
-        except SlackApiError:
-            return None
+        except SlackApiError as exc:
+            if classify(exc) == Disposition.PERMANENT:
+                self._names[user_id] = None
+            return None  # a passing failure: asked again next time
         name = profile.get("first_name") or profile.get("display_name") or profile.get("real_name")
         self._names[user_id] = name or None
         return self._names[user_id]
@@ -106,12 +202,14 @@ class UserDirectory:
 
 
 class Workspace:
-    """Facts about the workspace from `auth.test`, asked once: links to messages, the bot's id."""
+    """Facts about the workspace from `auth.test`, asked once, and permalinks, asked once each."""
 
     def __init__(self, client: WebClient) -> None:
         self.client = client
         self._auth: dict[str, Any] | None = None
         self._lock = threading.Lock()
+        self._links: OrderedDict[tuple[str, str], str | None] = OrderedDict()
+        self._links_lock = threading.Lock()
 
     def facts(self, *, wait: bool = True) -> dict[str, Any] | None:
         """`auth.test`'s answer (team url, bot user id), asked once and then remembered.
@@ -132,9 +230,34 @@ class Workspace:
                     return None
             return self._auth
 
+    def link(self, channel: str, ts: str) -> str | None:
+        """A message's permalink from `chat.getPermalink`; None when Slack has no such message.
+
+        Errors that may pass (rate limits, outages, the token) are raised for the caller to retry.
+        """
+        key = (channel, ts)
+        with self._links_lock:
+            if key in self._links:
+                self._links.move_to_end(key)
+                return self._links[key]
+        try:
+            found: str | None = self.client.chat_getPermalink(channel=channel, message_ts=ts)[
+                "permalink"
+            ]
+        except SlackApiError as exc:
+            if classify(exc) not in (Disposition.PERMANENT, Disposition.CHANNEL):
+                raise
+            found = None
+        with self._links_lock:
+            self._links[key] = found
+            while len(self._links) > PERMALINKS_KEPT:
+                self._links.popitem(last=False)
+        return found
+
     def permalink(self, channel: str, ts: str) -> str | None:
-        """A link to a message, in Slack's documented permalink form."""
-        facts = self.facts()
-        if not facts or not facts.get("url"):
+        """A message's permalink, or None when it cannot be had now (never raises)."""
+        try:
+            return self.link(channel, ts)
+        except Exception:
+            log.warning("workspace.permalink_failed")
             return None
-        return f"{facts['url'].rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"

@@ -39,6 +39,7 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    SKIPPED = "skipped"
 
 
 class StepKind(StrEnum):
@@ -63,6 +64,8 @@ class DeliveryKind(StrEnum):
     REMINDER = "reminder"
     RESURVEY = "resurvey"
     RESURVEY_WEBHOOK = "resurvey_webhook"
+    DIGEST = "digest"
+    WEEKLY_CHART = "weekly_chart"
 
 
 class Action(StrEnum):

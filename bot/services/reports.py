@@ -6,11 +6,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import sqlalchemy as sa
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
-from slack_sdk.models.blocks import Block
 
 from blocks import reports as views
 from bot.config.rules import Rules
@@ -21,8 +19,8 @@ from bot.domain.periods import Period, last_month, parse_period
 from storage.digest import digest_counts, digest_rows
 from storage.kpi import kpi_summary, weekly_series
 from storage.open_cases import OpenCase
+from storage.outbox import claim_daily_digest
 from storage.rollup import root_cause_rollup
-from storage.timers import claim_daily_job
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +29,10 @@ DIGEST_LIMIT = 200  # rows read for a digest; the message shows the first 40 and
 
 @dataclass(frozen=True)
 class Report:
-    """A message to show: fallback text and blocks."""
+    """A message to show: fallback text and Block Kit blocks."""
 
     text: str
-    blocks: list[Block]
+    blocks: list[Any]
 
 
 def _now() -> datetime:
@@ -42,7 +40,7 @@ def _now() -> datetime:
 
 
 class Reports:
-    """Builds every report from SQL aggregates; posts the scheduled digest once a day."""
+    """Builds every report from SQL aggregates; queues the scheduled digest once a day."""
 
     def __init__(
         self,
@@ -52,12 +50,14 @@ class Reports:
         workspace: Workspace,
         *,
         clock: Callable[[], datetime] = _now,
+        wake: Callable[[], None] = lambda: None,
     ) -> None:
         self.engine = engine
         self.rules = rules
         self.directory = directory
         self.workspace = workspace
         self.clock = clock
+        self.wake = wake
         self.calendar = Calendar.from_rules(rules)
 
     def _id(self, ref: str | None) -> str | None:
@@ -86,17 +86,23 @@ class Reports:
                     team.add(member)
         return team
 
-    def _links(self, rows: list[OpenCase]) -> dict[int, str]:
+    def _links(self, rows: list[OpenCase], workspace: Workspace) -> dict[int, str]:
+        """Links to the cards of the rows the digest shows (each link is one Slack call)."""
         links = {}
-        for row in rows:
+        for row in rows[: views.DIGEST_ROWS]:
             if row.card_channel and row.card_ts:
-                link = self.workspace.permalink(row.card_channel, row.card_ts)
+                link = workspace.permalink(row.card_channel, row.card_ts)
                 if link:
                     links[row.case_id] = link
         return links
 
-    def digest(self, *, owners: set[str] | None, scope: str) -> Report:
-        """Open cases, highest ARR first, then today's counts and the 7-day contact rate."""
+    def digest(
+        self, *, owners: set[str] | None, scope: str, workspace: Workspace | None = None
+    ) -> Report:
+        """Open cases, highest ARR first, then today's counts and the 7-day contact rate.
+
+        `workspace` asks Slack for the links; the outbox passes its own, paced one.
+        """
         now = self.clock()
         rows = digest_rows(self.engine, owners=owners, now=now, limit=DIGEST_LIMIT)
         local = now.astimezone(self.rules.tzinfo)
@@ -106,7 +112,12 @@ class Reports:
         )
         title = local.strftime("%a %d %b")
         blocks = views.digest_blocks(
-            rows, counts, now=now, links=self._links(rows), title=title, scope=scope
+            rows,
+            counts,
+            now=now,
+            links=self._links(rows, workspace or self.workspace),
+            title=title,
+            scope=scope,
         )
         return Report(views.digest_text(rows, counts, title=title), blocks)
 
@@ -148,33 +159,25 @@ class Reports:
             self.calendar.is_business_day(local.date()) and local.time() >= self.rules.digest.time
         )
 
-    def post_daily_digest(self, client: WebClient) -> bool:
-        """Post the day's digest (and Monday's chart) once per day, whatever the replicas."""
+    def queue_daily_digest(self) -> bool:
+        """Queue the day's digest (and Monday's chart) once per day, whatever the replicas.
+
+        Claiming the day and queueing its outbox rows are one transaction; the outbox renders
+        the digest and the chart when it sends them, and retries them like any message.
+        """
         channel = self.rules.digest.channel
         now = self.clock()
         if not channel or not self.due_for_digest(now):
             return False
         day = now.astimezone(self.rules.tzinfo).date()
-        if not claim_daily_job(self.engine, "digest", day, now=now):
+        chart = day.weekday() == 0
+        if not claim_daily_digest(self.engine, day=day, channel=channel, now=now, chart=chart):
             return False
-        report = self.digest(owners=None, scope="all open cases")
-        try:
-            client.chat_postMessage(channel=channel, text=report.text, blocks=report.blocks)
-            if day.weekday() == 0:
-                self.post_weekly_chart(client, channel=channel)
-        except SlackApiError as exc:
-            log.error("reports.digest_failed error=%s", exc.response.get("error"))
-            return False
-        log.info("reports.digest_posted day=%s", day.isoformat())
+        log.info("reports.digest_queued day=%s chart=%s", day.isoformat(), chart)
+        self.wake()
         return True
 
-    def post_weekly_chart(self, client: WebClient, *, channel: str) -> None:
+    def weekly_chart_png(self) -> bytes:
         """Contact rate, resolution rate and NPS by week, as a PNG."""
         points = weekly_series(self.engine, weeks=12, end=self.clock())
-        png = weekly_chart_png(points, title="Contact rate, resolution rate and NPS by week")
-        client.files_upload_v2(
-            channel=channel,
-            content=png,
-            filename="nps-weekly.png",
-            title="NPS program: the last 12 weeks",
-        )
+        return weekly_chart_png(points, title="Contact rate, resolution rate and NPS by week")

@@ -1,7 +1,7 @@
 """The account directory, touchpoints from feeds, and responses fetched back from platforms.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import storage.models
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
