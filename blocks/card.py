@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
 from blocks.ids import CardAction, CardBlock
 from blocks.text import day, mention, money, quote, safe, slack_date, truncate
 from bot.domain.vocabulary import UNMATCHED_ACCOUNT, CaseStatus, Segment
-from storage.outbox import CaseView
+from storage.case_view import CaseView
 
 if TYPE_CHECKING:
     from blocks.scripts import Script
@@ -231,8 +231,7 @@ def _when(at: Any) -> str:
 
 def _history(view: CaseView) -> list[str]:
     lines = []
-    touchpoints = [t for t in view.response.touchpoints if isinstance(t, Mapping)]
-    touchpoints.sort(key=lambda t: str(t.get("at") or ""), reverse=True)
+    touchpoints = [t for t in view.touchpoints if isinstance(t, Mapping)]
     if touchpoints:
         recent = [
             f"{safe(str(t.get('kind') or 'touchpoint'), 50)} ({_when(t.get('at'))}): "

@@ -34,7 +34,7 @@ from blocks.text import (
     who,
 )
 from bot.domain.vocabulary import Action, ContactMethod, ContactOutcome
-from storage.outbox import CaseView
+from storage.case_view import CaseView
 
 LINE_LIMIT = 500
 COMMENT_LIMIT = 500

@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
 from bot.domain.vocabulary import Segment
-from storage.outbox import CaseView
+from storage.case_view import CaseView
 
 BUILT_IN = Path(__file__).parent / "templates"
 OWNER_FALLBACK = "[your name]"

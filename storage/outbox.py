@@ -20,12 +20,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from bot.domain.vocabulary import DeliveryKind, OutboxStatus
 from storage.db import begin_immediate
 from storage.models import (
-    Account,
-    Customer,
     FollowUpCase,
     JobRun,
     OutboxMessage,
-    SurveyResponse,
 )
 
 OUTBOX = OutboxMessage.__table__
@@ -349,45 +346,6 @@ def _report_row(
         "created_at": now,
         "channel": channel,
     }
-
-
-@dataclass(frozen=True)
-class CaseView:
-    """Everything a card or an alert shows about a case, read in one go."""
-
-    case: FollowUpCase
-    response: SurveyResponse
-    account: Account
-    customer: Customer
-    earlier_scores: list[tuple[datetime, int]]
-
-
-def case_view(engine: sa.Engine, case_id: int) -> CaseView | None:
-    """The case with its response, account, customer and the customer's earlier scores."""
-    from sqlmodel import Session, select
-
-    with Session(engine) as session:
-        case = session.get(FollowUpCase, case_id)
-        if case is None:
-            return None
-        response = session.exec(
-            select(SurveyResponse).where(SurveyResponse.response_id == case.response_id)
-        ).one()
-        account = session.get(Account, case.account_id)
-        customer = session.get(Customer, case.customer_id)
-        earlier = session.exec(
-            select(SurveyResponse.submitted_at, SurveyResponse.score)
-            .where(
-                SurveyResponse.customer_id == case.customer_id,
-                SurveyResponse.response_id != case.response_id,
-                SurveyResponse.received_at <= response.received_at,
-            )
-            .order_by(SurveyResponse.submitted_at.desc())
-            .limit(5)
-        ).all()
-        session.expunge_all()
-    assert account is not None and customer is not None
-    return CaseView(case, response, account, customer, [(at, score) for at, score in earlier])
 
 
 def set_owner_user(engine: sa.Engine, case_id: int, user_id: str | None, *, now: datetime) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -84,12 +85,27 @@ def latest_before(
     ]
 
 
-def merge_latest(*sources: Sequence[dict[str, str]], limit: int = SHOWN) -> list[dict[str, str]]:
-    """The newest `limit` touchpoints of several lists (ISO `at` strings), without repeats."""
-    seen: dict[tuple[str, str, str], dict[str, str]] = {}
+def _when(item: Mapping[str, Any]) -> str:
+    """An item's time as normalised ISO text, or "" when it has none that reads as one."""
+    at = item.get("at")
+    try:
+        moment = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+    except ValueError:
+        return ""
+    return moment.isoformat()
+
+
+def merge_latest(*sources: Sequence[Any], limit: int | None = SHOWN) -> list[dict[str, Any]]:
+    """The newest touchpoints of several lists, without repeats; those without a readable time
+    come last. Items that are not mappings are left out."""
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
     for items in sources:
         for item in items:
-            at = datetime.fromisoformat(str(item.get("at"))).isoformat()
+            if not isinstance(item, Mapping):
+                continue
+            at = _when(item)
             key = (at, str(item.get("kind", "")), str(item.get("summary", "")))
-            seen.setdefault(key, {**item, "at": at})
-    return sorted(seen.values(), key=lambda t: t["at"], reverse=True)[:limit]
+            seen.setdefault(key, {**item, "at": at or item.get("at")})
+    ordered = sorted(seen.items(), key=lambda pair: pair[0][0], reverse=True)
+    merged = [item for _, item in ordered]
+    return merged if limit is None else merged[:limit]

@@ -13,8 +13,8 @@ from slack_sdk.models.blocks import Block
 from blocks.card import alert_text, card_blocks, card_text, status_text
 from blocks.ids import CardAction, CardBlock
 from blocks.scripts import Script
+from storage.case_view import CaseView
 from storage.models import Account, Customer, FollowUpCase, SurveyResponse
-from storage.outbox import CaseView
 
 NOW = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)
 HOSTILE = "<@U123> & Co <!channel> @here <!everyone>"

@@ -11,8 +11,8 @@ from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
 
 from blocks.scripts import TEMPLATES, Scripts, script_context
 from bot.domain.vocabulary import Reason, Segment
+from storage.case_view import CaseView
 from storage.models import Account, Customer, FollowUpCase, SurveyResponse
-from storage.outbox import CaseView
 
 SAMPLE_TIME = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 

@@ -14,6 +14,7 @@ from bot.config.rules import Rules
 from bot.delivery.destinations import Destinations, NoDestination
 from bot.delivery.slack import UserDirectory, Workspace
 from storage import outbox as store
+from storage.case_view import CaseView, case_view
 
 
 class Method(StrEnum):
@@ -93,14 +94,14 @@ class Context:
     delivery: store.Delivery
     now: datetime
     tools: Tools
-    _view: store.CaseView | None = field(default=None, repr=False)
+    _view: CaseView | None = field(default=None, repr=False)
 
     @property
-    def view(self) -> store.CaseView:
+    def view(self) -> CaseView:
         """The delivery's case, read once; NoDestination when there is none."""
         if self._view is None:
             case_id = self.delivery.case_id
-            view = store.case_view(self.tools.engine, case_id) if case_id else None
+            view = case_view(self.tools.engine, case_id) if case_id else None
             if view is None:
                 raise NoDestination("the delivery's case does not exist")
             self._view = view

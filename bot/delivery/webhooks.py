@@ -11,7 +11,7 @@ from typing import Any
 
 from standardwebhooks.webhooks import Webhook
 
-from storage.outbox import CaseView
+from storage.case_view import CaseView
 
 TIMEOUT = 10
 
