@@ -161,6 +161,8 @@ def build_services(
         rules,
         webhook_secret=settings.survey_webhook_secret,
         reports=reports,
+        observe=metrics.delivery_outcome,
+        on_card=metrics.card_posted,
         **timed,
     )
     reports.wake = outbox.wake

@@ -63,12 +63,17 @@ class Attempt:
     pause: Callable[[str, SlackApiError], None]
     noted: Callable[[str], None]
     max_attempts: int = MAX_ATTEMPTS
+    # Outcomes by kind (sent, deferred, skipped, failed) and each card's time from the webhook
+    # to Slack, for whoever counts them (the app's metrics).
+    observe: Callable[[str, str], None] = lambda kind, outcome: None
+    on_card: Callable[[datetime, datetime], None] = lambda received, sent: None
 
     def run(self, delivery: store.Delivery, now: datetime) -> bool:
         """Render and send a row this worker has claimed; True when it was sent."""
         engine = self.tools.engine
+        context = Context(delivery, now, self.tools)
         try:
-            plan = render(Context(delivery, now, self.tools))
+            plan = render(context)
         except Exception as exc:
             self.failed(delivery, exc, None, now)
             return False
@@ -77,9 +82,11 @@ class Attempt:
             store.defer(
                 engine, delivery.id, owner=self.owner, until=until, error=plan.reason, refund=True
             )
+            self.observe(delivery.kind, "deferred")
             return False
         if isinstance(plan, Skip):
             store.skip(engine, delivery.id, owner=self.owner, reason=plan.reason)
+            self.observe(delivery.kind, "skipped")
             log.info(
                 "outbox.skipped id=%s kind=%s reason=%s", delivery.id, delivery.kind, plan.reason
             )
@@ -96,6 +103,9 @@ class Attempt:
         ):
             log.warning("outbox.lease_lost id=%s kind=%s", delivery.id, delivery.kind)
             return False
+        self.observe(delivery.kind, "sent")
+        if delivery.kind == DeliveryKind.CARD and delivery.case_id is not None:
+            self.on_card(context.view.case.received_at, self.clock())
         log.info(
             "outbox.sent id=%s kind=%s case_id=%s channel=%s",
             delivery.id,
@@ -200,6 +210,7 @@ class Attempt:
     def _fail(self, delivery: store.Delivery, error: str) -> None:
         self.noted(error.split(":", 1)[0])
         if store.fail(self.tools.engine, delivery.id, owner=self.owner, error=error):
+            self.observe(delivery.kind, "failed")
             log.error("outbox.failed id=%s kind=%s error=%s", delivery.id, delivery.kind, error)
 
     def retry(self, delivery: store.Delivery, error: str, now: datetime) -> None:
@@ -212,6 +223,7 @@ class Attempt:
         wait = backoff(attempts, rng=self.rng)
         until = now + timedelta(seconds=wait)
         store.defer(self.tools.engine, delivery.id, owner=self.owner, until=until, error=error)
+        self.observe(delivery.kind, "deferred")
         log.warning(
             "outbox.retry id=%s kind=%s error=%s attempt=%s in=%.1fs",
             delivery.id,

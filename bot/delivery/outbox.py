@@ -79,6 +79,8 @@ class OutboxWorker:
         rng: Callable[[], float] = random.random,
         name: str | None = None,
         lease: timedelta = store.LEASE,
+        observe: Callable[[str, str], None] | None = None,
+        on_card: Callable[[datetime, datetime], None] | None = None,
     ) -> None:
         self.engine = engine
         self.pacer = Pacer(channel_interval=channel_interval, monotonic=monotonic)
@@ -102,6 +104,10 @@ class OutboxWorker:
         self.attempt = Attempt(
             self.client, self.tools, self.name, clock, rng, self._pause, self._note
         )
+        if observe is not None:
+            self.attempt.observe = observe
+        if on_card is not None:
+            self.attempt.on_card = on_card
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

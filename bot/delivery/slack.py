@@ -133,7 +133,8 @@ class PacedClient(WebClient):
 def delivery_client(client: WebClient, pacer: Pacer) -> PacedClient:
     """`client`'s token and address, paced, without rate-limit sleeps or unchecked re-posts."""
     handlers = [
-        _SafeRetry(h)
+        # A handler that never retries (a meter counting answers) has nothing to make safe.
+        _SafeRetry(h) if h.max_retry_count > 0 else h
         for h in client.retry_handlers
         if not isinstance(h, RateLimitErrorRetryHandler)
     ]
