@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 from standardwebhooks.webhooks import Webhook
 
-from bot.app.server import Services, build_services, create_app
+from bot.app.server import create_app
+from bot.app.wiring import Services, build_services
 from bot.config.rules import Rules, rules_from_mapping
 from bot.config.settings import Settings, load_settings
 from storage.db import create_db_engine, migrate

@@ -17,7 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from slack_sdk import WebClient
 
 from bot.app import metrics
-from bot.app.server import build_services, create_app
+from bot.app.server import create_app
+from bot.app.wiring import build_services
 from bot.config.rules import rules_from_mapping
 from storage.db import create_db_engine
 from tests.conftest import TEST_RULES, post_survey, settings_for, sign, survey_body

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.app.server import build_services
+from bot.app.wiring import build_services
 from bot.config.rules import rules_from_mapping
 from bot.delivery.pacing import POST, Pacer, Throttled, backoff
 from storage import cases

@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from bot.app.server import build_services, create_app
+from bot.app.server import create_app
+from bot.app.wiring import build_services
 from bot.config.rules import rules_from_mapping
 from storage.models import Activity, FollowUpCase, SurveyResponse
 from tests.conftest import TEST_RULES, services_of, settings_for, sign

@@ -23,7 +23,8 @@ from bot.app.cli import main
 from bot.app.sandbox.clock import OffsetClock
 from bot.app.sandbox.launch import SANDBOX_DATABASE, prepare
 from bot.app.sandbox.slack_api import SANDBOX_TOKEN
-from bot.app.server import build_services, create_app
+from bot.app.server import create_app
+from bot.app.wiring import build_services
 from bot.config.rules import rules_from_mapping
 from bot.config.settings import load_settings
 from storage.db import migrate

@@ -44,7 +44,8 @@ def test_url_verification_challenge(client):
 def test_socket_mode_serves_webhooks_without_the_slack_route(db_url, fake_slack):
     from fastapi.testclient import TestClient
 
-    from bot.app.server import build_services, create_app
+    from bot.app.server import create_app
+    from bot.app.wiring import build_services
     from bot.config.rules import rules_from_mapping
     from tests.conftest import TEST_RULES, post_survey, settings_for, survey_body
 

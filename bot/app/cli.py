@@ -48,7 +48,8 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.app.logs import configure
-    from bot.app.server import build_services, create_app
+    from bot.app.server import create_app
+    from bot.app.wiring import build_services
 
     settings, rules = _load(serving=True)
     configure(settings.log_level, settings.log_format)
@@ -79,7 +80,8 @@ def sandbox_cmd(args: argparse.Namespace) -> int:
 
     from bot.app.logs import configure
     from bot.app.sandbox.launch import prepare, sandbox_routes, start_demo
-    from bot.app.server import build_services, create_app
+    from bot.app.server import create_app
+    from bot.app.wiring import build_services
 
     settings = load_settings()
     if not settings.sandbox:

@@ -26,7 +26,7 @@ from bot.config.settings import DEFAULT_DATABASE_URL, Settings, SettingsError
 from storage.models import FollowUpCase
 
 if TYPE_CHECKING:
-    from bot.app.server import Services
+    from bot.app.wiring import Services
 
 log = logging.getLogger(__name__)
 
