@@ -16,8 +16,8 @@ from bot.delivery.outbox import OutboxWorker
 from bot.delivery.slack import UserDirectory, Workspace, make_client
 from bot.services.reports import Reports
 from storage import outbox as store
-from storage.directory import DirectoryCache
 from storage.models import JobRun, OutboxMessage
+from storage.slack_users import SlackUserCache
 from tests.conftest import TEST_RULES
 from tests.test_outbox import Clock, outbox_rows, slack_client
 
@@ -31,7 +31,7 @@ def setup(engine, fake, at: datetime) -> tuple[Reports, OutboxWorker, Clock]:
     clock.now = at
     client = make_client("xoxb-test", fake.url)
     reports = Reports(
-        engine, RULES, UserDirectory(client, DirectoryCache(engine)), Workspace(client), clock=clock
+        engine, RULES, UserDirectory(client, SlackUserCache(engine)), Workspace(client), clock=clock
     )
     worker = OutboxWorker(
         engine,

@@ -17,8 +17,8 @@ from bot.delivery.slack import UserDirectory, Workspace, make_client
 from bot.services.reports import Reports
 from storage import cases
 from storage.db import create_db_engine
-from storage.directory import DirectoryCache
 from storage.models import AccountEvent
+from storage.slack_users import SlackUserCache
 from tests.conftest import (
     TEST_RULES,
     post_slack,
@@ -167,7 +167,7 @@ def _reports(engine, fake_slack, rules, clock) -> Reports:
     return Reports(
         engine,
         rules,
-        UserDirectory(client, DirectoryCache(engine)),
+        UserDirectory(client, SlackUserCache(engine)),
         Workspace(client),
         clock=clock,
     )

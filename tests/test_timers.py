@@ -17,8 +17,8 @@ from bot.services.timers import Timers
 from storage import cases
 from storage import timers as store
 from storage.db import create_db_engine
-from storage.directory import DirectoryCache
 from storage.models import Activity, EscalationStep, FollowUpCase, OutboxMessage
+from storage.slack_users import SlackUserCache
 from tests.conftest import TEST_RULES, survey_body
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # a Monday
@@ -331,7 +331,7 @@ def test_timers_resolve_people_by_email_through_the_directory(engine, fake_slack
         },
     }
     make_case(engine, rules=rules, comment="Slow")
-    directory = UserDirectory(make_client("xoxb-test", fake_slack.url), DirectoryCache(engine))
+    directory = UserDirectory(make_client("xoxb-test", fake_slack.url), SlackUserCache(engine))
     sweep = Timers(
         engine, rules_from_mapping(rules), directory, clock=Clock(T0 + timedelta(hours=24))
     )

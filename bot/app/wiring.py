@@ -30,7 +30,7 @@ from bot.services.timers import Timers
 from bot.services.workflow import Workflow
 from handlers.listeners import register_listeners
 from storage.db import create_db_engine, migrate
-from storage.directory import DirectoryCache
+from storage.slack_users import SlackUserCache
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ def build_services(
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
     metrics.watch_slack(client)
     metrics.watch_database(engine)
-    directory = UserDirectory(client, DirectoryCache(engine))
+    directory = UserDirectory(client, SlackUserCache(engine))
     workspace = Workspace(client)
     reports = Reports(engine, rules, directory, workspace)
     # The outbox paces itself and defers a throttled row instead of sleeping in the client; its

@@ -33,7 +33,7 @@ from bot.delivery.slack_errors import TOKEN_ERRORS, error_code, missing_scope
 from bot.domain.vocabulary import DeliveryKind
 from storage import outbox as store
 from storage import outbox_leases as leases
-from storage.directory import DirectoryCache
+from storage.slack_users import SlackUserCache
 
 __all__ = ["METADATA_TYPE", "OutboxWorker"]
 
@@ -89,7 +89,7 @@ class OutboxWorker:
             engine,
             rules,
             Destinations(rules),
-            directory or UserDirectory(self.client, DirectoryCache(engine)),
+            directory or UserDirectory(self.client, SlackUserCache(engine)),
             workspace or Workspace(self.client),
             Scripts(rules.templates_dir),
             reports,

@@ -24,7 +24,7 @@ from slack_sdk.http_retry.state import RetryState
 from bot.delivery.pacing import Pacer
 from bot.delivery.slack_errors import NOT_IDEMPOTENT, Disposition, classify, never_sent
 from bot.domain.patterns import is_user_id
-from storage.directory import DirectoryCache
+from storage.slack_users import SlackUserCache
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def delivery_client(client: WebClient, pacer: Pacer) -> PacedClient:
 class UserDirectory:
     """Resolves people named by email to Slack user ids through `users.lookupByEmail`, cached."""
 
-    def __init__(self, client: WebClient, cache: DirectoryCache) -> None:
+    def __init__(self, client: WebClient, cache: SlackUserCache) -> None:
         self.client = client
         self.cache = cache
         self._names: dict[str, str | None] = {}

@@ -1,4 +1,4 @@
-"""The cache of Slack user ids looked up by email."""
+"""The email -> Slack user id cache behind `users.lookupByEmail`: one lookup a person a day."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from storage.sql import Bulk, writing
 SLACK_USER = SlackUser.__table__
 
 
-class DirectoryCache:
+class SlackUserCache:
     """Email -> Slack user id (or None: not in the workspace), remembered in the database."""
 
     def __init__(self, engine: sa.Engine) -> None:
