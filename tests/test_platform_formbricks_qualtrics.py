@@ -115,7 +115,7 @@ def test_formbricks_created_updated_finished_are_one_case(app, fake_slack):
     with Session(services_of(app).engine) as session:
         response = session.exec(select(SurveyResponse)).one()
     assert response.comment == "Onboarding took weeks."
-    fake_slack.wait_for("chat.update", count=1)
+    fake_slack.wait_for("chat.update", count=1, timeout=20)
 
 
 def test_old_formbricks_authenticates_with_its_bearer_token(app):

@@ -130,7 +130,7 @@ def test_typeform_as_it_ships_becomes_one_case_in_the_owners_channel(app, fake_s
     assert (case.account_id, case.score, case.segment) == ("abc123456", 2, "detractor")
     assert case.owner_ref == "alice@example.com"  # from the directory, not the survey
     assert response_row(app, case.response_id).source == "typeform-nps"
-    card = fake_slack.wait_for("chat.postMessage", count=1)[0]
+    card = fake_slack.wait_for("chat.postMessage", count=1, timeout=20)[0]
     assert card.args["channel"] == "C0ALICE"
     text = json.dumps(card.args["blocks"])
     assert "Acme" in text and "Enterprise" in text
@@ -177,7 +177,7 @@ def test_delighted_comment_arriving_later_updates_the_same_case_and_card(app, fa
     )
     [case] = cases(app)
     assert "churn_intent" not in case.reasons
-    fake_slack.wait_for("chat.postMessage", count=1)
+    fake_slack.wait_for("chat.postMessage", count=1, timeout=20)
     updated = delighted(
         "survey_response.updated", comment="We will cancel and switch to a competitor.", score=2
     )
@@ -187,10 +187,10 @@ def test_delighted_comment_arriving_later_updates_the_same_case_and_card(app, fa
     [case] = cases(app)  # never a second case
     assert "churn_intent" in case.reasons
     assert response_row(app, case.response_id).comment.startswith("We will cancel")
-    fake_slack.wait_for("chat.update", count=1)  # the card re-rendered in place
+    fake_slack.wait_for("chat.update", count=1, timeout=20)  # the card re-rendered in place
     cx_lead = [
         c
-        for c in fake_slack.wait_for("chat.postMessage", count=3)
+        for c in fake_slack.wait_for("chat.postMessage", count=3, timeout=20)
         if c.args["channel"] == "U0CXLEAD"
     ]
     assert len(cx_lead) == 1  # the churn alert the comment called for, once
@@ -219,7 +219,7 @@ def test_surveymonkey_ids_are_queued_then_read_back_through_an_outage(
     health = app.get("/healthz").json()["sources"]["sm"]
     assert health["fetches"]["pending"] == 0 and health["deliveries"]["queued"] == 1
     assert fake_platforms.hits("/v3/surveys/123456789/responses/123456/details") >= 2
-    fake_slack.wait_for("chat.postMessage", count=1)
+    fake_slack.wait_for("chat.postMessage", count=1, timeout=20)
 
 
 def test_a_failing_read_back_is_visible_in_healthz(app, fake_platforms):  # noqa: F811
@@ -255,7 +255,9 @@ def test_respondents_are_placed_by_email_domain_or_said_unmatched(app, fake_slac
     by_id = {c.response_id: c for c in cases(app)}
     assert by_id["typeform-nps:t-1"].account_id == "a-acme"
     assert by_id["typeform-nps:t-2"].account_id == "~unmatched"
-    cards = {c.args["channel"]: c for c in fake_slack.wait_for("chat.postMessage", count=2)}
+    cards = {
+        c.args["channel"]: c for c in fake_slack.wait_for("chat.postMessage", count=2, timeout=20)
+    }
     unmatched = json.dumps(cards["C0DEFAULT"].args["blocks"])  # no owner: the default channel
     assert "No account matched" in unmatched
 
@@ -275,7 +277,7 @@ def test_touchpoints_from_the_feed_reach_the_card(app, fake_slack):
     assert answer.status_code == 202 and answer.json() == {"read": 1, "new": 1}
     body = json.dumps(TYPEFORM).encode()
     app.post("/webhooks/survey/typeform-nps", content=body, headers=typeform_headers(body))
-    card = fake_slack.wait_for("chat.postMessage", count=1)[0]
+    card = fake_slack.wait_for("chat.postMessage", count=1, timeout=20)[0]
     assert "Invoice disputed" in json.dumps(card.args["blocks"])
 
 

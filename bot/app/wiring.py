@@ -139,7 +139,7 @@ def build_services(
     metrics.watch_database(engine)
     directory = UserDirectory(client, SlackUserCache(engine))
     workspace = Workspace(client)
-    reports = Reports(engine, rules, directory, workspace)
+    reports = Reports(engine, rules, directory, workspace, **timed)
     # The outbox paces itself and defers a throttled row instead of sleeping in the client; its
     # own directory and workspace use that paced client, so a 429 on a lookup defers one row.
     outbox = OutboxWorker(
