@@ -34,9 +34,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from slack_sdk.errors import SlackObjectFormationError
-from slack_sdk.models.blocks import Block
-
+from bot.app.sandbox.checks import block_errors as _block_errors
+from bot.app.sandbox.checks import view_errors as _view_errors
 from tests.fake_slack_errors import documented
 
 BOT_USER_ID = "UBOT"
@@ -272,80 +271,6 @@ def _user_object(user_id: str, email: str | None) -> JSON:
         "tz_offset": 0,
         "profile": profile,
     }
-
-
-def _block_errors(blocks: list[Any], pointer: str, limit: int) -> list[str]:
-    """Problems with a list of blocks, in Slack's `message [json-pointer:...]` form."""
-    errors: list[str] = []
-    if len(blocks) > limit:
-        errors.append(f"must be less than {limit + 1} items [json-pointer:{pointer}]")
-    for index, raw in enumerate(blocks):
-        where = f"[json-pointer:{pointer}/{index}]"
-        if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
-            errors.append(f"must provide an object with a type {where}")
-            continue
-        try:
-            block = Block.parse(raw)
-            if block is None:
-                errors.append(f"unsupported block type: {raw['type']} {where}")
-                continue
-            block.validate_json()
-            block.to_dict()  # validates nested elements and composition objects too
-        except SlackObjectFormationError as exc:
-            errors.append(f"{exc} {where}")
-        except Exception as exc:  # malformed input can fail anywhere in the model constructors
-            errors.append(f"invalid block ({type(exc).__name__}: {exc}) {where}")
-    return errors
-
-
-def _plain_text_errors(value: Any, pointer: str, limit: int) -> list[str]:
-    if not isinstance(value, dict) or not isinstance(value.get("text"), str):
-        return [f"must provide a plain_text object [json-pointer:{pointer}]"]
-    if value.get("type", "plain_text") != "plain_text":
-        return [f"must be a plain_text object [json-pointer:{pointer}/type]"]
-    if len(value["text"]) > limit:
-        return [f"must be less than {limit + 1} characters [json-pointer:{pointer}/text]"]
-    return []
-
-
-def _view_errors(view: JSON, types: tuple[str, ...]) -> list[str]:
-    """Problems with a view payload, in Slack's `message [json-pointer:...]` form."""
-    errors: list[str] = []
-    view_type = view.get("type")
-    if not view_type:
-        errors.append("missing required field: type [json-pointer:/view/type]")
-    elif view_type not in types:
-        errors.append(f"unsupported view type for this method: {view_type} [json-pointer:/view]")
-    if view_type == "modal" and view.get("title") is None:
-        errors.append("missing required field: title [json-pointer:/view/title]")
-    for name in ("title", "submit", "close"):
-        if view.get(name) is not None:
-            errors += _plain_text_errors(view[name], f"/view/{name}", MAX_VIEW_TEXT_LENGTH)
-    private_metadata = view.get("private_metadata")
-    if isinstance(private_metadata, str) and len(private_metadata) > MAX_PRIVATE_METADATA_LENGTH:
-        errors.append(
-            f"must be less than {MAX_PRIVATE_METADATA_LENGTH + 1} characters "
-            "[json-pointer:/view/private_metadata]"
-        )
-    for name in ("callback_id", "external_id"):
-        value = view.get(name)
-        if isinstance(value, str) and len(value) > MAX_VIEW_ID_LENGTH:
-            errors.append(
-                f"must be less than {MAX_VIEW_ID_LENGTH + 1} characters [json-pointer:/view/{name}]"
-            )
-    blocks = view.get("blocks")
-    if blocks is None:
-        errors.append("missing required field: blocks [json-pointer:/view/blocks]")
-    elif not isinstance(blocks, list):
-        errors.append("must provide an array [json-pointer:/view/blocks]")
-    else:
-        errors += _block_errors(blocks, "/view/blocks", MAX_MODAL_BLOCKS)
-        has_input = any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)
-        if view_type == "modal" and has_input and view.get("submit") is None:
-            errors.append(
-                "submit is required when the view has input blocks [json-pointer:/view/submit]"
-            )
-    return errors
 
 
 def _parse_multipart(content_type: str, body: bytes) -> JSON:
