@@ -7,7 +7,9 @@ moved meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -61,6 +63,20 @@ class Plan:
 Decide = Callable[[FollowUpCase], "Plan | str"]
 """Reads the locked case and returns the plan, or the reason it is refused."""
 
+NOT_ALLOWED = "not_allowed"
+_PERMIT: ContextVar[Callable[[FollowUpCase], bool] | None] = ContextVar("permit", default=None)
+
+
+@contextmanager
+def only_if(permit: Callable[[FollowUpCase], bool]) -> Iterator[None]:
+    """Changes made inside ask `permit` about the case as locked, before anything else: who may
+    act is decided on the row the change is made to, not on an earlier read of it."""
+    token = _PERMIT.set(permit)
+    try:
+        yield
+    finally:
+        _PERMIT.reset(token)
+
 
 def case_from_row(row: sa.Row[Any]) -> FollowUpCase:
     """The case a row holding every case column describes."""
@@ -107,7 +123,8 @@ def _update(
         if seen is None:
             return Change(False, "not_found", None, None)
         case = case_from_row(seen)
-        plan = decide(case)
+        permit = _PERMIT.get()
+        plan = decide(case) if permit is None or permit(case) else NOT_ALLOWED
         if isinstance(plan, str):
             return Change(False, plan, case, None)
         stmt = (

@@ -59,6 +59,7 @@ class Services:
             migrate(self.engine)
         self.writer.start()
         self.outbox.start()
+        self.workflow.warm()
         if self.fetcher is not None:
             self.fetcher.start()
         tick = self.rules.scheduler.tick.as_timedelta().total_seconds()

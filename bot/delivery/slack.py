@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -174,6 +175,45 @@ class UserDirectory:
         name = profile.get("first_name") or profile.get("display_name") or profile.get("real_name")
         self._names[user_id] = name or None
         return self._names[user_id]
+
+    def known(self, ref: str | None, *, now: datetime) -> str | None:
+        """The Slack user id for a user id or an email from what is already known, never asking
+        Slack (a click must not wait on lookups); an unknown email is looked up in the
+        background for next time."""
+        if not ref:
+            return None
+        if is_user_id(ref):
+            return ref
+        email = ref.strip().lower()
+        if email in self._found:
+            return self._found[email]
+        cached = self.cache.get(email, now=now, ttl=LOOKUP_TTL)
+        if cached is not None:
+            if cached[0]:
+                self._found[email] = cached[0]
+            return cached[0]
+        self.warm([email], now=now)
+        return None
+
+    def warm(self, refs: Iterable[str | None], *, now: datetime) -> threading.Thread | None:
+        """Look up these people's emails in a background thread, so clicks find them known."""
+        emails = sorted(
+            {r.strip().lower() for r in refs if r and not is_user_id(r)} - set(self._found)
+        )
+        if not emails:
+            return None
+
+        def lookup() -> None:
+            for email in emails:
+                try:
+                    self.resolve(email, now=now)
+                except Exception as exc:  # Slack unreachable: asked again on the next click
+                    log.warning("directory.warm_failed error=%s", type(exc).__name__)
+                    return
+
+        thread = threading.Thread(target=lookup, name="directory-warm", daemon=True)
+        thread.start()
+        return thread
 
     def resolve(self, ref: str | None, *, now: datetime) -> str | None:
         """A Slack user id for a user id or an email; None when Slack knows no such user."""

@@ -15,6 +15,7 @@ from bot.domain.calendar import Calendar
 from bot.domain.permissions import Act, CaseRoles, may, refusal
 from bot.domain.vocabulary import CaseStatus
 from storage import cases
+from storage.changes import NOT_ALLOWED, only_if
 from storage.models import FollowUpCase
 from storage.open_cases import OpenCase
 
@@ -72,13 +73,17 @@ class Workflow:
         return due.astimezone(self.rules.tzinfo).date()
 
     def _id(self, ref: str | None) -> str | None:
-        if not ref:
-            return None
-        try:
-            return self.directory.resolve(ref, now=self.clock())
-        except Exception:  # Slack unreachable: an email we cannot resolve grants nothing
-            log.warning("workflow.resolve_failed")
-            return None
+        """A person's Slack id as already known: a click never waits on a Slack lookup (an
+        unknown email grants nothing now and is looked up in the background for next time)."""
+        return self.directory.known(ref, now=self.clock()) if ref else None
+
+    def warm(self) -> None:
+        """Look up every person the rules name, in the background, so clicks find them known."""
+        people = self.rules.people
+        refs = [people.cx_lead, people.vp_customer_success, people.support_lead]
+        for owner in people.owners:
+            refs += [owner.user, owner.manager]
+        self.directory.warm(refs, now=self.clock())
 
     def roles(self, case: FollowUpCase) -> CaseRoles:
         """The Slack ids of the people who matter for a case, from the case and the rules."""
@@ -114,7 +119,12 @@ class Workflow:
         allowed = self.check(act, case_id, actor)
         if not allowed.ok:
             return allowed
-        result = change()
+        # Checked again on the locked row: the case may have moved between the two reads.
+        with only_if(lambda case: may(act, actor, self.roles(case))):
+            result = change()
+        if result.reason == NOT_ALLOWED:
+            log.info("workflow.refused case_id=%s act=%s", case_id, act)
+            return Outcome(False, refusal(act), result.case)
         if not result.ok:
             message = EXPLAIN.get(result.reason or "", "Nothing changed.")
             if result.reason == "already_claimed" and result.case and result.case.claimed_by:
