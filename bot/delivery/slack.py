@@ -161,6 +161,8 @@ class UserDirectory:
         # Emails already resolved in this process, so permission checks and sweeps that name
         # the same people again and again do not read the database each time.
         self._found: dict[str, str] = {}
+        self._looking: set[str] = set()  # emails a background lookup is asking Slack about
+        self._lock = threading.Lock()
 
     def display_name(self, user_id: str) -> str | None:
         """A person's first name (or display name) for scripts; None when Slack does not say."""
@@ -197,19 +199,22 @@ class UserDirectory:
 
     def warm(self, refs: Iterable[str | None], *, now: datetime) -> threading.Thread | None:
         """Look up these people's emails in a background thread, so clicks find them known."""
-        emails = sorted(
-            {r.strip().lower() for r in refs if r and not is_user_id(r)} - set(self._found)
-        )
+        wanted = {r.strip().lower() for r in refs if r and not is_user_id(r)}
+        with self._lock:
+            emails = sorted(wanted - set(self._found) - self._looking)
+            self._looking.update(emails)
         if not emails:
             return None
 
         def lookup() -> None:
-            for email in emails:
-                try:
+            try:
+                for email in emails:
                     self.resolve(email, now=now)
-                except Exception as exc:  # Slack unreachable: asked again on the next click
-                    log.warning("directory.warm_failed error=%s", type(exc).__name__)
-                    return
+            except Exception as exc:  # Slack unreachable: asked again on the next click
+                log.warning("directory.warm_failed error=%s", type(exc).__name__)
+            finally:
+                with self._lock:
+                    self._looking.difference_update(emails)
 
         thread = threading.Thread(target=lookup, name="directory-warm", daemon=True)
         thread.start()
