@@ -220,6 +220,11 @@ def _status_section(view: CaseView, now: datetime) -> str:
             lines.append(f"*Resolution:* {safe(summary, 1000)}")
     else:
         lines.append(f"*Contact by:* {slack_date(case.contact_due_at)}")
+        if case.first_contact_at is not None and case.segment == Segment.DETRACTOR:
+            resolve_by = f"*Resolve by:* {slack_date(case.resolution_due_at)}"
+            if now > case.resolution_due_at:
+                resolve_by += " · *:warning: resolution overdue*"
+            lines.append(resolve_by)
         follow_up = case.next_follow_up_on
         if isinstance(follow_up, date):
             lines.append(f"*Next follow-up:* {day(follow_up)}")
