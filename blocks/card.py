@@ -20,7 +20,8 @@ from slack_sdk.models.blocks import (
 
 from blocks.ids import CardAction, CardBlock
 from blocks.text import day, mention, money, quote, safe, slack_date, truncate
-from bot.domain.vocabulary import UNMATCHED_ACCOUNT, CaseStatus, Segment
+from bot.domain.patterns import is_user_id
+from bot.domain.vocabulary import UNMATCHED_ACCOUNT, CaseStatus, Priority, Segment
 from storage.case_view import CaseView
 
 if TYPE_CHECKING:
@@ -36,7 +37,14 @@ REASON_TEXT = {
     "top_revenue": "top-revenue account",
     "product_complaint": "product complaint",
     "service_complaint": "service complaint",
-    "no_comment": "no comment: reach out by email first",
+    "no_comment": "no comment",
+    "critical_tier": "critical tier",
+}
+PRIORITY_ICON = {
+    Priority.CRITICAL: ":rotating_light:",
+    Priority.HIGH: ":small_red_triangle:",
+    Priority.MEDIUM: ":small_orange_diamond:",
+    Priority.LOW: ":small_blue_diamond:",
 }
 SECTION_LIMIT = 3000
 FIELD_LIMIT = 2000
@@ -134,12 +142,12 @@ def card_blocks(
         ),
         SectionBlock(block_id=CardBlock.COMMENT, text=_comment(view)),
     ]
-    reasons = [REASON_TEXT.get(r, r.replace("_", " ")) for r in case.reasons]
-    if reasons:
+    routing = _routing_lines(view)
+    if routing:
         blocks.append(
             ContextBlock(
                 block_id=CardBlock.ROUTING,
-                elements=[MarkdownTextObject(text=safe("Routed for: " + "; ".join(reasons), 500))],
+                elements=[MarkdownTextObject(text=line) for line in routing],
             )
         )
     history = _history(view)
@@ -164,15 +172,59 @@ def card_blocks(
     return blocks[:MESSAGE_BLOCKS]
 
 
+def priority_text(view: CaseView) -> str:
+    """The case's priority, with its tier when a tier made it Critical."""
+    case = view.case
+    try:
+        priority = Priority(case.priority)
+    except ValueError:
+        priority = Priority.HIGH
+    text = f"{PRIORITY_ICON[priority]} {priority.value.title()}"
+    return text + (f" · {safe(case.tier, 100)}" if case.tier else "")
+
+
+def routed_text(routed_by: Mapping[str, Any] | None) -> str | None:
+    """Why a `[[routing.by_touchpoint]]` rule chose the owner, in a few words."""
+    if not routed_by:
+        return None
+    word = routed_by.get("word")
+    if word:
+        return f"the comment mentions “{safe(str(word), 50)}”"
+    kind = safe(str(routed_by.get("kind") or "touchpoint"), 50)
+    days = routed_by.get("days_before")
+    when = "the day of the response"
+    if isinstance(days, int) and days > 0:
+        when = f"{days} day{'s' if days != 1 else ''} before the response"
+    which = "last touchpoint" if routed_by.get("latest", True) else "recent touchpoint"
+    return f"{which}: {kind}, {when}"
+
+
+def _routing_lines(view: CaseView) -> list[str]:
+    case = view.case
+    lines = []
+    why = routed_text(case.routed_by)
+    if why:
+        lines.append(f"*Routed to {mention(case.owner_user_id, case.owner_ref)}* ({why})")
+    reasons = [REASON_TEXT.get(r, r.replace("_", " ")) for r in case.reasons]
+    if reasons:
+        lines.append(safe("Flagged for: " + "; ".join(reasons), 500))
+    return lines
+
+
 def _status_section(view: CaseView, now: datetime) -> str:
     case = view.case
-    lines = [f"*Status:* {status_text(view, now)}"]
+    lines = [f"*Status:* {status_text(view, now)}", f"*Priority:* {priority_text(view)}"]
     if case.status == CaseStatus.RESOLVED:
         summary = case.resolution_summary
         if summary:
             lines.append(f"*Resolution:* {safe(summary, 1000)}")
     else:
         lines.append(f"*Contact by:* {slack_date(case.contact_due_at)}")
+        if case.first_contact_at is not None and case.segment == Segment.DETRACTOR:
+            resolve_by = f"*Resolve by:* {slack_date(case.resolution_due_at)}"
+            if now > case.resolution_due_at:
+                resolve_by += " · *:warning: resolution overdue*"
+            lines.append(resolve_by)
         follow_up = case.next_follow_up_on
         if isinstance(follow_up, date):
             lines.append(f"*Next follow-up:* {day(follow_up)}")
@@ -193,7 +245,7 @@ def _status_section(view: CaseView, now: datetime) -> str:
 
 
 def _facts(view: CaseView) -> list[str]:
-    case, account, customer = view.case, view.account, view.customer
+    account, customer = view.account, view.customer
     person = f"*Customer*\n{safe(customer.name, 300) or '_no name_'}"
     if customer.email:
         person += f"\n{safe(customer.email, 320)}"
@@ -204,13 +256,23 @@ def _facts(view: CaseView) -> list[str]:
             "*Account*\nNo account matched this respondent: add their email domain to the "
             "account directory (`nps-bot import accounts`)."
         )
-        return [person, company, f"*Owner*\n{mention(case.owner_user_id, case.owner_ref)}"]
+        return [person, company, _owner_field(view)]
     company = f"*Account*\n{safe(account.name, 300)}\n{money(account.arr)} ARR"
     if account.plan:
         company += f" · {safe(account.plan, 200)} plan"
     if account.renewal_date:
         company += f"\nRenews {day(account.renewal_date)}"
-    return [person, company, f"*Owner*\n{mention(case.owner_user_id, case.owner_ref)}"]
+    return [person, company, _owner_field(view)]
+
+
+def _owner_field(view: CaseView) -> str:
+    case = view.case
+    text = f"*Owner*\n{mention(case.owner_user_id, case.owner_ref)}"
+    owner = view.account.owner
+    if case.routed_by and owner and owner not in (case.owner_ref, case.owner_user_id):
+        account_owner = mention(owner if is_user_id(owner) else None, owner)
+        text += f"\nAccount owner: {account_owner}"
+    return text
 
 
 def _comment(view: CaseView) -> str:

@@ -18,6 +18,7 @@ from slack_sdk.models.views import View
 
 from blocks.card import SEGMENT_ICON
 from blocks.ids import HomeBlock
+from blocks.report_parts import playbook_flags
 from blocks.text import is_url, link, money, safe, slack_date, truncate
 
 VIEW_BLOCKS = 100
@@ -72,6 +73,7 @@ def home_row_text(row: HomeRowLike, link_url: str | None) -> str:
     second = f"{status} · contact by {slack_date(row.contact_due_at)}"
     if row.overdue:
         second += " · *:warning: overdue*"
+    second = " · ".join([second, *playbook_flags(row)])
     lines = [first.strip(), second]
     if is_url(link_url):
         lines.append(link(link_url, "Open the card"))

@@ -33,7 +33,7 @@ from blocks.text import (
     truncate,
     who,
 )
-from bot.domain.vocabulary import Action, ContactMethod, ContactOutcome
+from bot.domain.vocabulary import Action, ContactMethod, ContactOutcome, Reason
 from storage.case_view import CaseView
 
 LINE_LIMIT = 500
@@ -57,6 +57,7 @@ ALERT_HEADLINE = {
     "top_revenue": ":moneybag: *Top-revenue account*",
     "product_complaint": ":hammer_and_wrench: *Product complaint*",
     "service_complaint": ":sos: *Service complaint*",
+    "critical_tier": ":rotating_light: *Critical tier*",
 }
 
 
@@ -340,6 +341,8 @@ def alert_message(
     """An immediate alert: churn intent, a top-revenue account, a product or service complaint."""
     headline = ALERT_HEADLINE.get(reason or "", ":bell: *Needs attention*")
     why = REASON_TEXT.get(reason or "")
+    if reason == Reason.CRITICAL_TIER and view.case.tier:
+        why = f"{safe(view.case.tier, 100)}, contact by {slack_date(view.case.contact_due_at)}"
     intro = headline + (f": {why}." if why else ".")
     fallback = truncate(alert_text(view, reason), FALLBACK_LIMIT)
     return fallback, [_intro(intro), *case_summary(view, permalink=permalink)]

@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from blocks.text import truncate
+from blocks.text import safe, truncate
 from bot.domain import targets
 
 MESSAGE_BLOCKS = 50
@@ -247,3 +247,14 @@ def section_block(block_id: str, text: str) -> SectionBlock:
 
 def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def playbook_flags(row: object) -> list[str]:
+    """A list row's tier and a passed resolution deadline, when it has them."""
+    flags = []
+    tier = getattr(row, "tier", None)
+    if tier:
+        flags.append(f":rotating_light: {safe(str(tier), 100)}")
+    if getattr(row, "resolution_overdue", False):
+        flags.append(f"*{OFF_TARGET} resolution overdue*")
+    return flags

@@ -42,6 +42,7 @@ from blocks.report_parts import (
     header_block,
     percent,
     plain_number,
+    playbook_flags,
     plural,
     rate,
     section_block,
@@ -116,9 +117,7 @@ def digest_row_text(row: DigestRowLike, *, now: datetime, link_url: str | None) 
         mention(row.owner_user_id, row.owner_ref),
         STATUS_WORDS.get(row.status, safe(row.status, 30)),
     ]
-    deadline = deadline_text(row, now)
-    if deadline:
-        parts.append(deadline)
+    parts += [deadline_text(row, now), *playbook_flags(row)]
     if is_url(link_url):
         parts.append(link(link_url, "open card"))
     return truncate(" · ".join(p for p in parts if p), SECTION_LIMIT)

@@ -11,10 +11,12 @@ import sqlalchemy as sa
 
 from bot.domain.details import AnswerUpdatedDetail
 from bot.domain.vocabulary import (
+    PRIORITY_RANK,
     SYSTEM_ACTOR,
     Action,
     CaseStatus,
     DeliveryKind,
+    Priority,
     StepKind,
 )
 from storage.activity import insert_activities
@@ -44,7 +46,7 @@ class Replan:
     score: int
     comment: str | None
     segment: str
-    priority: int
+    priority: Priority
     reasons: list[str]
     suggest_email_first: bool
     contact_due_at: datetime
@@ -53,6 +55,7 @@ class Replan:
     ladder: list[tuple[int, str, datetime, bool]] = field(default_factory=list)
     alerts: list[tuple[str, str, str | None]] = field(default_factory=list)
     """(notify, reason, known channel) of each immediate alert the answer calls for."""
+    tier: str | None = None
 
 
 def _case_values(seen: Any, plan: Replan) -> dict[str, Any]:
@@ -65,8 +68,12 @@ def _case_values(seen: Any, plan: Replan) -> dict[str, Any]:
     untouched = seen.claimed_by is None and seen.first_contact_at is None
     if plan.segment == seen.segment:
         values["contact_due_at"] = min(seen.contact_due_at, plan.contact_due_at)
+        if PRIORITY_RANK[plan.priority] < PRIORITY_RANK[Priority(seen.priority)]:
+            values.update(priority=plan.priority, tier=plan.tier)
     elif untouched:
         values.update(
+            priority=plan.priority,
+            tier=plan.tier,
             segment=plan.segment,
             contact_due_at=plan.contact_due_at,
             resolution_due_at=plan.resolution_due_at,
@@ -142,7 +149,7 @@ def _new_alerts(conn: sa.Connection, seen: Any, plan: Replan, now: datetime) -> 
                 arr=seen.arr,
                 now=now,
                 channel=channel,
-                priority=plan.priority,
+                priority=PRIORITY_RANK[plan.priority],
             )
         )
     return outbox
@@ -158,6 +165,7 @@ def _lookup(conn: sa.Connection, response_ids: list[str]) -> dict[str, Any]:
             CASE.c.id,
             CASE.c.status,
             CASE.c.segment,
+            CASE.c.priority,
             CASE.c.claimed_by,
             CASE.c.first_contact_at,
             CASE.c.contact_due_at,

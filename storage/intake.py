@@ -10,7 +10,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.domain.details import ReceivedDetail
-from bot.domain.vocabulary import SYSTEM_ACTOR, Action, CaseStatus, DeliveryKind, StepKind
+from bot.domain.patterns import is_user_id
+from bot.domain.vocabulary import (
+    PRIORITY_RANK,
+    SYSTEM_ACTOR,
+    Action,
+    CaseStatus,
+    DeliveryKind,
+    Priority,
+    StepKind,
+)
 from storage.activity import ActivityRow, insert_activities
 from storage.models import Account, Customer, FollowUpCase
 from storage.outbox_rows import OutboxRow, insert_outbox, outbox_row
@@ -90,7 +99,7 @@ class CaseDraft:
     """What the policy decided for a new response."""
 
     segment: str
-    priority: int
+    priority: Priority
     arr: float | None
     reasons: list[str]
     suggest_email_first: bool
@@ -101,6 +110,10 @@ class CaseDraft:
     card_channel: str | None = None
     owner_user_id: str | None = None
     owner_ref: str | None = None
+    tier: str | None = None
+    routed_by: dict[str, Any] | None = None
+    account_owner: str | None = None
+    """The account owner a routed case's owner replaces: told where the card went."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +171,9 @@ CASE_COLUMNS = (
     "policy:j",
     "created_at:t",
     "updated_at:t",
+    "priority",
+    "tier",
+    "routed_by:j",
 )
 STEP_COLUMNS = ("case_id", "kind", "seq", "notify", "reassign", "reason", "due_at:t", "fired_at:t")
 
@@ -256,6 +272,9 @@ def _insert_cases(
             d.policy,
             now,
             now,
+            d.priority,
+            d.tier,
+            d.routed_by,
         )
         for r, d in items
     ]
@@ -279,8 +298,12 @@ def _step_row(case_id: int, step: StepDraft, *, now: datetime) -> tuple[Any, ...
 
 
 def _deliveries(case_id: int, draft: CaseDraft, *, now: datetime) -> list[OutboxRow]:
-    """The new case's card, then its alerts."""
-    common: dict[str, Any] = {"arr": draft.arr, "now": now, "priority": draft.priority}
+    """The new case's card, then its alerts, and the note to the account owner it bypassed."""
+    common: dict[str, Any] = {
+        "arr": draft.arr,
+        "now": now,
+        "priority": PRIORITY_RANK[draft.priority],
+    }
     rows = [
         outbox_row(
             f"card:{case_id}",
@@ -303,6 +326,14 @@ def _deliveries(case_id: int, draft: CaseDraft, *, now: datetime) -> list[Outbox
                     **common,
                 )
             )
+    if draft.routed_by is not None and draft.account_owner:
+        payload = {"to": draft.account_owner}
+        to = draft.account_owner if is_user_id(draft.account_owner) else None
+        rows.append(
+            outbox_row(
+                f"routed:{case_id}", case_id, DeliveryKind.ROUTED, payload, channel=to, **common
+            )
+        )
     return rows
 
 

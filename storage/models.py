@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from bot.domain.vocabulary import CaseStatus, OutboxStatus
+from bot.domain.vocabulary import CaseStatus, OutboxStatus, Priority
 from storage.sql import JSONType, UTCDateTime  # the migrations name them from here too
 
 
@@ -105,6 +105,12 @@ class FollowUpCase(SQLModel, table=True):
             postgresql_where=sa.text("resurvey_requested_at IS NULL AND resurvey_on IS NOT NULL"),
         ),
         sa.Index("ix_case_customer_status", "customer_id", "status"),
+        sa.Index(
+            "ix_case_resolution_watch",
+            "resolution_due_at",
+            sqlite_where=sa.text("resolution_overdue_at IS NULL AND resolved_at IS NULL"),
+            postgresql_where=sa.text("resolution_overdue_at IS NULL AND resolved_at IS NULL"),
+        ),
         # KPIs, the rollup and the digest's counts read a period's cases by received time.
         sa.Index("ix_case_received", "received_at"),
     )
@@ -147,6 +153,14 @@ class FollowUpCase(SQLModel, table=True):
     recovery_score: int | None = None
     recovery_response_id: str | None = Field(default=None, max_length=200)
     recovered_at: datetime | None = _time(nullable=True)
+    priority: str = Field(
+        default=Priority.HIGH, max_length=20, sa_column_kwargs={"server_default": "high"}
+    )
+    tier: str | None = Field(default=None, max_length=100)
+    # Why a `[[routing.by_touchpoint]]` rule chose the owner: the touchpoint or the word.
+    routed_by: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(JSONType))
+    resolution_reminded_at: datetime | None = _time(nullable=True)
+    resolution_overdue_at: datetime | None = _time(nullable=True)
 
 
 class Activity(SQLModel, table=True):

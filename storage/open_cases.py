@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.domain.vocabulary import CaseStatus
+from bot.domain.vocabulary import PRIORITY_RANK, CaseStatus, Priority
 from storage.models import Account, Customer, FollowUpCase
 
 CASE = FollowUpCase.__table__
@@ -34,11 +34,22 @@ class OpenCase:
     overdue: bool
     card_channel: str | None
     card_ts: str | None
+    priority: str = Priority.HIGH
+    tier: str | None = None
+    resolution_overdue: bool = False
 
 
 def overdue(now: datetime) -> sa.ColumnElement[bool]:
     """The contact deadline passed before anyone reached the customer."""
     return sa.and_(CASE.c.first_contact_at.is_(None), CASE.c.contact_due_at < now)
+
+
+def priority_rank() -> sa.ColumnElement[int]:
+    """The case's priority as a number: lower goes first."""
+    return sa.case(
+        *((CASE.c.priority == p.value, rank) for p, rank in PRIORITY_RANK.items()),
+        else_=len(PRIORITY_RANK),
+    )
 
 
 def open_cases(
@@ -50,7 +61,7 @@ def open_cases(
     overdue_first: bool = False,
     limit: int,
 ) -> list[OpenCase]:
-    """Unresolved cases, highest ARR first, then oldest; overdue ones first if asked.
+    """Unresolved cases, most urgent then highest ARR first, then oldest; overdue first if asked.
 
     With `owners`, only the cases they own, and with `claimed_too` also those they claimed.
     """
@@ -58,6 +69,7 @@ def open_cases(
         return []
     late = sa.case((overdue(now), True), else_=False).label("overdue")
     order: list[sa.ColumnElement[Any]] = [
+        priority_rank(),
         ACCOUNT.c.arr.desc().nulls_last(),
         CASE.c.received_at,
         CASE.c.id,
@@ -79,6 +91,9 @@ def open_cases(
             late,
             CASE.c.card_channel,
             CASE.c.card_ts,
+            CASE.c.priority,
+            CASE.c.tier,
+            CASE.c.resolution_overdue_at.is_not(None).label("resolution_overdue"),
         )
         .join(ACCOUNT, ACCOUNT.c.id == CASE.c.account_id)
         .join(CUSTOMER, CUSTOMER.c.id == CASE.c.customer_id)

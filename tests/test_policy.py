@@ -77,6 +77,7 @@ def test_enum_values() -> None:
         "product_complaint",
         "service_complaint",
         "no_comment",
+        "critical_tier",
     ]
 
 
@@ -514,15 +515,21 @@ def test_plan_alerts(
 
 
 @pytest.mark.parametrize(
-    ("score", "comment", "expected"),
-    [(0, None, True), (5, " ", True), (7, "", True), (10, None, True), (3, "hm", False)],
+    ("score", "comment", "expected", "no_comment"),
+    [
+        (0, None, True, True),
+        (5, " ", True, True),
+        (7, "", False, True),
+        (10, None, False, True),
+        (3, "hm", False, False),
+    ],
 )
-def test_plan_suggests_email_without_a_comment(
-    score: int, comment: str | None, expected: bool
+def test_plan_suggests_email_to_silent_detractors_only(
+    score: int, comment: str | None, expected: bool, no_comment: bool
 ) -> None:
     result = plan(score, comment)
     assert result.suggest_email_first is expected
-    assert (Reason.NO_COMMENT in result.reasons) is expected
+    assert (Reason.NO_COMMENT in result.reasons) is no_comment
 
 
 def test_plan_rejects_naive_and_bad_input() -> None:

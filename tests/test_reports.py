@@ -337,7 +337,7 @@ def test_a_period_must_be_aware_and_forward(engine):
 # --- digest ------------------------------------------------------------------------------------
 
 
-def test_digest_lists_open_cases_by_arr_then_age_with_overdue_flags(engine):
+def test_digest_lists_open_cases_by_priority_arr_then_age_with_overdue_flags(engine):
     small = add(engine, "r-small", score=3, received=at(10, 30), account="F", owner=ALICE)
     big = add(engine, "r-big", score=9, received=at(10, 31), account="H", owner=BOB)
     older = add(engine, "r-older", score=2, received=at(10, 20), account="A", owner=ALICE)
@@ -355,9 +355,10 @@ def test_digest_lists_open_cases_by_arr_then_age_with_overdue_flags(engine):
     )
 
     rows = digest_rows(engine, owners=None, now=NOW)
-    # H 300k; A 120k (oldest first); F 10k; Z with no ARR last. The resolved case is left out.
-    assert [r.case_id for r in rows] == [big, older, newer, small, unknown]
-    first = rows[0]
+    # Detractors (High) before the Promoter (Low); then A 120k (oldest first); F 10k; Z with no
+    # ARR last. The resolved case is left out.
+    assert [r.case_id for r in rows] == [older, newer, small, unknown, big]
+    first = rows[-1]
     assert (first.customer_name, first.account_name, first.arr) == (
         "Person r-big",
         "Account H",

@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from sqlmodel import Session, SQLModel, select
 
 from bot.config.rules import rules_from_mapping
-from bot.domain.vocabulary import SYSTEM_ACTOR, Action
+from bot.domain.vocabulary import PRIORITY_RANK, SYSTEM_ACTOR, Action, Priority
 from bot.services.intake import IntakeWriter, Router, parse_survey, to_response_data
 from storage.activity import insert_activities
 from storage.db import create_db_engine, pending_migrations
@@ -68,7 +68,9 @@ def test_steps_and_outbox_rows_are_written_with_the_case(engine):
         steps = session.exec(select(EscalationStep)).all()
         assert sorted(s.kind for s in steps) == ["ladder", "ladder"]
         outbox = session.exec(select(OutboxMessage)).all()
-        assert [(o.kind, o.channel, o.priority) for o in outbox] == [("card", "C0ALICE", 0)]
+        assert [(o.kind, o.channel, o.priority) for o in outbox] == [
+            ("card", "C0ALICE", PRIORITY_RANK[Priority.HIGH])
+        ]
 
 
 def test_two_writers_on_one_database_never_double_a_case(db_url):

@@ -382,8 +382,8 @@ def test_app_home_lists_the_viewers_open_cases(quick_client, fake_slack):
         client,
         fake_slack,
         response_id="r-2",
-        score=9,
-        comment="Great",
+        score=6,
+        comment="Meh",
         account={"id": "a-2", "name": "Big Co", "arr": 900000, "owner": "U0ALICE"},
     )
     event = {
@@ -409,7 +409,7 @@ def test_app_home_lists_the_viewers_open_cases(quick_client, fake_slack):
     published = fake_slack.wait_for("views.publish")[-1].args
     assert published["user_id"] == "U0ALICE"
     home = json.dumps(published["view"])
-    assert home.index("Big Co") < home.index("Acme")  # by ARR
+    assert home.index("Big Co") < home.index("Acme")  # both High: by ARR
 
 
 def test_app_home_empty_state(quick_client, fake_slack):

@@ -44,6 +44,7 @@ from bot.config.fields import (
     problems,
     raise_problems,
 )
+from bot.config.playbook import Tiers, TouchpointRoutes
 from bot.config.sources import Sources
 from bot.config.toml_out import to_toml
 from bot.config.values import (
@@ -187,6 +188,7 @@ class Sla:
     promoter: AnyDuration = _sla_default("promoter")
     resolution: AnyDuration = _sla_default("resolution")
     resurvey_after: AnyDuration = _sla_default("resurvey_after")
+    tiers: Tiers = ()
 
 
 @dataclass(frozen=True, config=TABLE)
@@ -274,6 +276,7 @@ class Routing:
         AfterValidator(lambda arr: arr or None),
         WrapSerializer(lambda arr, _: arr or 0.0),
     ] = None
+    by_touchpoint: TouchpointRoutes = ()
 
 
 @dataclass(frozen=True, config=TABLE)

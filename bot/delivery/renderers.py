@@ -12,7 +12,7 @@ from typing import Any
 
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject
 
-from blocks import messages
+from blocks import messages, playbook_messages
 from blocks.card import card_blocks, card_text
 from bot.delivery.destinations import NoDestination
 from bot.delivery.plan import Context, Method, Plan, Send, Skip, Wait
@@ -244,6 +244,30 @@ def render_resurvey(ctx: Context) -> Plan:
     return _post(target, text, blocks)
 
 
+def render_routed(ctx: Context) -> Plan:
+    state = _card_state(ctx)
+    if state is not None:
+        return state
+    target = ctx.delivery.channel or _person(ctx, str(ctx.payload.get("to") or ""))
+    text, blocks = playbook_messages.routed_dm(ctx.view, permalink=_permalink(ctx))
+    return _post(target, text, blocks)
+
+
+def render_resolution_reminder(ctx: Context) -> Plan:
+    target = _owner_target(ctx)
+    text, blocks = playbook_messages.resolution_reminder_dm(ctx.view, permalink=_permalink(ctx))
+    return _post(target, text, blocks)
+
+
+def render_resolution_overdue(ctx: Context) -> Plan:
+    case = ctx.view.case
+    target = ctx.delivery.channel or _person(
+        ctx, ctx.tools.destinations.alert_target("manager", case.owner_ref, case.owner_user_id)
+    )
+    text, blocks = playbook_messages.resolution_overdue_dm(ctx.view, permalink=_permalink(ctx))
+    return _post(target, text, blocks)
+
+
 def render_resurvey_webhook(ctx: Context) -> Plan:
     url = ctx.tools.rules.resurvey.webhook_url
     if not url or not ctx.tools.webhook_secret:
@@ -265,6 +289,9 @@ RENDERERS: dict[DeliveryKind, Renderer] = {
     DeliveryKind.REMINDER: render_reminder,
     DeliveryKind.RESURVEY: render_resurvey,
     DeliveryKind.RESURVEY_WEBHOOK: render_resurvey_webhook,
+    DeliveryKind.ROUTED: render_routed,
+    DeliveryKind.RESOLUTION_REMINDER: render_resolution_reminder,
+    DeliveryKind.RESOLUTION_OVERDUE: render_resolution_overdue,
     DeliveryKind.DIGEST: render_digest,
     DeliveryKind.WEEKLY_CHART: render_chart,
 }

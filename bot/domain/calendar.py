@@ -84,3 +84,11 @@ class Calendar:
         for _ in range(duration.amount):
             day = self._next_business_day(day)
         return datetime.combine(day, wall, tzinfo=self.tz).astimezone(UTC)
+
+    def business_day_before(self, moment: datetime) -> datetime:
+        """The UTC instant one business day before `moment`, at the same local wall-clock time."""
+        local = moment.astimezone(self.tz)
+        day = local.date() - timedelta(days=1)
+        while not self.is_business_day(day):
+            day -= timedelta(days=1)
+        return datetime.combine(day, local.time(), tzinfo=self.tz).astimezone(UTC)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from functools import lru_cache
@@ -13,7 +12,9 @@ from typing import Any, Protocol
 
 from bot.domain.calendar import Calendar
 from bot.domain.durations import DAY_NAMES, Duration, parse_duration
-from bot.domain.vocabulary import Reason, Segment
+from bot.domain.playbook import match_tier, tier_snapshot
+from bot.domain.vocabulary import SEGMENT_PRIORITY, Priority, Reason, Segment
+from bot.domain.words import WordMatcher
 
 
 class StepRule(Protocol):
@@ -71,32 +72,6 @@ def segment_for(score: int) -> Segment:
     if score <= 6:
         return Segment.DETRACTOR
     return Segment.PASSIVE if score <= 8 else Segment.PROMOTER
-
-
-def _phrase_pattern(phrase: str) -> str:
-    return r"\s+".join(re.escape(part) for part in phrase.split())
-
-
-@dataclass(frozen=True)
-class WordMatcher:
-    """Finds any of a set of words or phrases in text, as whole words and ignoring case."""
-
-    words: tuple[str, ...]
-    _pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        phrases = sorted(
-            {p for w in self.words if (p := _phrase_pattern(w))}, key=len, reverse=True
-        )
-        alternatives = "|".join(phrases)
-        pattern = (
-            re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE) if phrases else None
-        )
-        object.__setattr__(self, "_pattern", pattern)
-
-    def matches(self, text: str) -> bool:
-        """Whether text contains one of the words or phrases."""
-        return self._pattern is not None and self._pattern.search(text) is not None
 
 
 @dataclass(frozen=True)
@@ -200,6 +175,8 @@ class CasePlan:
     steps: tuple[PlannedStep, ...]
     suggest_email_first: bool
     policy: dict[str, Any]
+    priority: Priority = Priority.HIGH
+    tier: str | None = None
 
 
 def _step_snapshot(step: StepRule) -> dict[str, Any]:
@@ -263,14 +240,35 @@ def plan_case(
     contact_due_at = calendar.add(received_at, getattr(rules.sla, segment.value))
     if segment is Segment.DETRACTOR and Reason.CHURN_INTENT in reasons:
         contact_due_at = min(contact_due_at, received_at.astimezone(UTC) + CHURN_CONTACT_WITHIN)
+    tier = match_tier(
+        getattr(rules.sla, "tiers", ()),
+        score=score,
+        top_revenue=top_revenue,
+        churn_intent=bool(comment and matchers.churn.matches(comment)),
+    )
+    policy = policy_snapshot(rules, segment)
+    alerts = alerts_for(reasons)
+    if tier is not None:
+        contact_due_at = calendar.add(received_at, tier.contact_within)
+        policy = {**policy, "tier": tier_snapshot(tier)}
+        alerts += _tier_alerts(tier.notify, alerts)
     steps = rules.escalation_steps if segment is Segment.DETRACTOR else ()
     return CasePlan(
         segment=segment,
         reasons=reasons,
         contact_due_at=contact_due_at,
         resolution_due_at=calendar.add(contact_due_at, rules.sla.resolution),
-        alerts=alerts_for(reasons),
+        alerts=alerts,
         steps=_ladder(((s.after, s.notify, s.reassign) for s in steps), received_at, calendar),
-        suggest_email_first=Reason.NO_COMMENT in reasons,
-        policy=policy_snapshot(rules, segment),
+        suggest_email_first=segment is Segment.DETRACTOR and Reason.NO_COMMENT in reasons,
+        policy=policy,
+        priority=Priority.CRITICAL if tier is not None else SEGMENT_PRIORITY[segment],
+        tier=tier.name if tier is not None else None,
     )
+
+
+def _tier_alerts(notify: Sequence[str], already: Sequence[Alert]) -> tuple[Alert, ...]:
+    """An alert to each person a tier names who is not told already."""
+    told = {a.notify for a in already}
+    fresh = [n for n in dict.fromkeys(notify) if n not in told]
+    return tuple(Alert(n, Reason.CRITICAL_TIER) for n in fresh)

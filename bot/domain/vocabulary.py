@@ -21,6 +21,17 @@ class Reason(StrEnum):
     PRODUCT_COMPLAINT = "product_complaint"
     SERVICE_COMPLAINT = "service_complaint"
     NO_COMMENT = "no_comment"
+    CRITICAL_TIER = "critical_tier"
+    """Not a comment reason: the alert to those a matching `[[sla.tiers]]` entry notifies."""
+
+
+class Priority(StrEnum):
+    """How urgent a case is: Critical for a tier, else by segment."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
 
 
 class CaseStatus(StrEnum):
@@ -64,6 +75,9 @@ class DeliveryKind(StrEnum):
     REMINDER = "reminder"
     RESURVEY = "resurvey"
     RESURVEY_WEBHOOK = "resurvey_webhook"
+    ROUTED = "routed"
+    RESOLUTION_REMINDER = "resolution_reminder"
+    RESOLUTION_OVERDUE = "resolution_overdue"
     DIGEST = "digest"
     WEEKLY_CHART = "weekly_chart"
 
@@ -111,8 +125,15 @@ class Handoff(StrEnum):
 SYSTEM_ACTOR = "system"
 """The actor of activity rows written by intake and the timers."""
 
-SEGMENT_PRIORITY = {Segment.DETRACTOR: 0, Segment.PASSIVE: 1, Segment.PROMOTER: 2}
-"""A case's priority by segment: lower goes first."""
+SEGMENT_PRIORITY = {
+    Segment.DETRACTOR: Priority.HIGH,
+    Segment.PASSIVE: Priority.MEDIUM,
+    Segment.PROMOTER: Priority.LOW,
+}
+"""A case's priority by segment, when no tier makes it Critical."""
+
+PRIORITY_RANK = {Priority.CRITICAL: 0, Priority.HIGH: 1, Priority.MEDIUM: 2, Priority.LOW: 3}
+"""The order of priorities: lower goes first (the outbox, the digest and App Home)."""
 
 INTERACTIVE_PRIORITY = -1
 """The outbox priority of feedback on a click: it goes out before any new card."""

@@ -10,7 +10,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,12 +22,14 @@ from bot.config.rules import Rules
 from bot.delivery.destinations import Destinations
 from bot.domain.calendar import Calendar
 from bot.domain.patterns import is_user_id
+from bot.domain.playbook import Route, route
 from bot.domain.policy import Matchers, is_top_revenue, plan_case, top_revenue_threshold
-from bot.domain.vocabulary import SEGMENT_PRIORITY, StepKind
+from bot.domain.vocabulary import StepKind
 from bot.services.payloads import SurveyIn, parse_survey
 from bot.services.placement import amend_repeats, place
 from storage import accounts
 from storage import intake as store
+from storage import touchpoints as feeds
 from storage.sql import writing
 
 __all__ = [
@@ -84,6 +86,19 @@ class Router:
             self.rules.routing, lambda rank: store.arr_at_rank(conn, rank), known
         )
 
+    def route(
+        self, response: store.ResponseData, touchpoints: Sequence[Mapping[str, Any]]
+    ) -> Route | None:
+        """The `[[routing.by_touchpoint]]` rule that picks this response's owner, if any."""
+        return route(
+            self.rules.routing.by_touchpoint,
+            touchpoints=touchpoints,
+            comment=response.comment,
+            answered_at=response.submitted_at,
+            arrived_at=response.received_at,
+            calendar=self.calendar,
+        )
+
     def draft(
         self,
         response: store.ResponseData,
@@ -91,8 +106,12 @@ class Router:
         arr: float | None,
         threshold: float | None,
         owner: str | None = None,
+        touchpoints: Sequence[Mapping[str, Any]] = (),
     ) -> store.CaseDraft:
-        """The case the policy decides for one response; `owner` is the account's, as stored."""
+        """The case the policy decides for one response; `owner` is the account's, as stored.
+
+        `touchpoints` are the latest before the answer (feed and payload) that routing reads.
+        """
         plan = plan_case(
             score=response.score,
             comment=response.comment,
@@ -106,7 +125,9 @@ class Router:
             store.StepDraft(StepKind.LADDER, s.seq, s.notify, s.due_at, s.reassign)
             for s in plan.steps
         ]
-        owner = owner or response.account.owner
+        account_owner = owner or response.account.owner
+        routed = self.route(response, touchpoints or response.touchpoints)
+        owner = routed.owner if routed else account_owner
         steps += [
             store.StepDraft(
                 StepKind.ALERT,
@@ -120,7 +141,7 @@ class Router:
         ]
         return store.CaseDraft(
             segment=plan.segment.value,
-            priority=SEGMENT_PRIORITY[plan.segment],
+            priority=plan.priority,
             arr=arr,
             reasons=sorted(r.value for r in plan.reasons),
             suggest_email_first=plan.suggest_email_first,
@@ -128,9 +149,12 @@ class Router:
             resolution_due_at=plan.resolution_due_at,
             policy=plan.policy,
             steps=steps,
-            card_channel=self.destinations.card_channel(owner),
+            card_channel=(routed and routed.channel) or self.destinations.card_channel(owner),
             owner_user_id=owner if is_user_id(owner) else None,
             owner_ref=owner,
+            tier=plan.tier,
+            routed_by=routed.reason if routed else None,
+            account_owner=account_owner if routed and account_owner != owner else None,
         )
 
 
@@ -314,7 +338,10 @@ class IntakeWriter:
             items = []
             for r in responses:
                 arr, owner = facts.get(r.account.id, (None, None))
-                draft = self.router.draft(r, arr=arr, threshold=threshold, owner=owner)
+                seen = self._touchpoints(conn, r)
+                draft = self.router.draft(
+                    r, arr=arr, threshold=threshold, owner=owner, touchpoints=seen
+                )
                 items.append((r, draft))
             stored = store.insert_responses(conn, items, now=now)
             stored.update(amend_repeats(conn, items, stored, now=now))
@@ -341,6 +368,20 @@ class IntakeWriter:
         accounts.upsert_customers(conn, (r.customer for r in native), now=now)
         accounts.ensure_customers(conn, (r.customer for r in named), now=now)
         return facts
+
+    def _touchpoints(
+        self, conn: sa.Connection, response: store.ResponseData
+    ) -> list[dict[str, Any]]:
+        """The feed's and the payload's latest touchpoints, read only when a rule routes by them."""
+        if not self.router.rules.routing.by_touchpoint:
+            return response.touchpoints
+        feed = feeds.latest_before(
+            conn,
+            account_id=response.account.id,
+            email=response.customer.email,
+            before=response.submitted_at,
+        )
+        return feeds.merge_latest(response.touchpoints, feed, limit=None)
 
     def _current_threshold(self, conn: sa.Connection) -> float | None:
         now = time.monotonic()

@@ -64,6 +64,7 @@ def _replan(response: store.ResponseData, draft: store.CaseDraft) -> Replan:
         policy=draft.policy,
         ladder=ladder,
         alerts=alerts,
+        tier=draft.tier,
     )
 
 

@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from bot.config.rules import Rules
 from bot.delivery.destinations import Destinations, NoDestination
 from bot.delivery.slack import UserDirectory
+from bot.domain.calendar import Calendar
+from storage import resolution
 from storage import timers as store
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ class TickReport:
     breaches: int
     reminders: int
     resurveys: int
+    resolutions: int = 0
 
 
 class Timers:
@@ -107,14 +110,25 @@ class Timers:
         resurveys = store.request_resurveys(
             self.engine, today=today, now=now, webhook=bool(self.rules.resurvey.webhook_url)
         )
-        report = TickReport(len(fired), len(breaches), len(reminders), len(resurveys))
-        if any((report.fired, report.breaches, report.reminders, report.resurveys)):
+        resolutions = self._resolutions(now)
+        report = TickReport(len(fired), len(breaches), len(reminders), len(resurveys), resolutions)
+        if any((report.fired, report.breaches, report.reminders, report.resurveys, resolutions)):
             log.info(
                 "timers.tick fired=%s breaches=%s reminders=%s resurveys=%s",
                 *(report.fired, report.breaches, report.reminders, report.resurveys),
             )
             self.wake()
         return report
+
+    def _resolutions(self, now: datetime) -> int:
+        """Resolution reminders and passed resolution deadlines: how many cases moved."""
+        reminded = resolution.remind_resolutions(
+            self.engine,
+            now=now,
+            remind_at=lambda policy, due: Calendar.from_policy(policy).business_day_before(due),
+        )
+        overdue = resolution.note_resolution_overdue(self.engine, now=now)
+        return len(reminded) + len(overdue)
 
     def oldest_overdue(self) -> timedelta | None:
         """How long the oldest step has been due but unfired, past two ticks of grace."""
