@@ -414,7 +414,8 @@ def assert_each_once(engine: sa.Engine, fake: FakeSlack, ids: dict[str, int]) ->
 @pytest.mark.parametrize(
     ("channel", "method", "after"),
     [
-        ("C0ALICE", "users.lookupByEmail", False),  # rendering: the owner's lookup
+        # rendering: the owner's name for the script (their id is known from start-up on)
+        ("C0ALICE", "users.info", False),
         ("C0ALICE", "chat.postMessage", False),  # the post never reached Slack
         ("C0ALICE", "chat.postMessage", True),  # Slack has it; the answer was lost
         ("U0CXLEAD", "chat.postMessage", False),
