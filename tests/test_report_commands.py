@@ -111,6 +111,24 @@ def test_kpi_for_a_period(client, fake_slack):
         assert words.lower() in body.lower()
 
 
+def test_kpi_quarters_sets_four_quarters_side_by_side(client, fake_slack):
+    seed(client)
+    nps(client, fake_slack, "kpi quarters")
+    answer = respond_text(fake_slack)
+    table = next(b for b in answer["blocks"] if b.get("block_id") == "kpi_quarters")
+    lines = table["text"]["text"].strip("`").splitlines()
+    assert lines[0].startswith("KPI") and lines[0].endswith("Target")
+    assert len(lines[0].split()) == 1 + 4 * 2 + 1  # "Qn YYYY" per quarter
+    assert [line.split()[0] for line in lines[1:]] == [
+        "Contact",
+        "Resolution",
+        "Score",
+        "Churn",
+        "Program",
+        "NPS",
+    ]
+
+
 def test_bad_arguments_get_the_help(client, fake_slack):
     nps(client, fake_slack, "kpi last-tuesday")
     answer = respond_text(fake_slack)

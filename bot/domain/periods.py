@@ -98,6 +98,14 @@ def last_month(now: datetime, tz: tzinfo) -> Period:
     return month(year, previous + 1, tz)
 
 
+def last_quarters(now: datetime, tz: tzinfo, count: int) -> list[Period]:
+    """The `count` whole calendar quarters in `tz` before the one `now` falls in, oldest first."""
+    _require_aware(now)
+    local = now.astimezone(tz)
+    current = local.year * 4 + (local.month - 1) // 3
+    return [quarter(index // 4, index % 4 + 1, tz) for index in range(current - count, current)]
+
+
 def parse_period(text: str, *, now: datetime, tz: tzinfo) -> Period:
     """The period `text` names, relative to `now` and in `tz`; PeriodError if it names none."""
     _require_aware(now)

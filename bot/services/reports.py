@@ -10,20 +10,24 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from blocks import kpi_report as kpi_views
 from blocks import reports as views
 from bot.config.rules import Rules
 from bot.delivery.chart import weekly_chart_png
 from bot.delivery.slack import UserDirectory, Workspace
 from bot.domain.calendar import Calendar
-from bot.domain.periods import Period, last_month, parse_period
+from bot.domain.periods import Period, last_month, last_quarters, parse_period
 from storage.digest import digest_counts, digest_rows
-from storage.kpi import kpi_summary, weekly_series
+from storage.kpi import KpiSummary, kpi_summary, weekly_series
 from storage.open_cases import OpenCase
 from storage.outbox import claim_daily_digest
+from storage.outcomes import Windows
 from storage.rollup import root_cause_rollup
 
 log = logging.getLogger(__name__)
 
+QUARTERS = "quarters"
+QUARTER_COUNT = 4
 DIGEST_LIMIT = 200  # rows read for a digest; the message shows the first 40 and counts the rest
 
 
@@ -123,18 +127,42 @@ class Reports:
 
     def kpi(self, text: str) -> Report:
         """The five KPIs and the NPS for a period (`PeriodError` on a bad period)."""
+        if text.strip().lower() == QUARTERS:
+            return self.kpi_quarters()
         now = self.clock()
         period = parse_period(text, now=now, tz=self.rules.tzinfo)
-        summary = kpi_summary(
+        summary = self._summary(period, now)
+        return Report(
+            kpi_views.kpi_text(summary, period.label),
+            kpi_views.kpi_blocks(summary, label=period.label),
+        )
+
+    def _summary(self, period: Period, now: datetime) -> KpiSummary:
+        """The KPIs of one period with the rules' cost and windows."""
+        kpi = self.rules.kpi
+        low, high = kpi.recovery_window
+        windows = Windows(
+            recovery=(low.as_timedelta(), high.as_timedelta()),
+            churn=kpi.churn_window.as_timedelta(),
+        )
+        return kpi_summary(
             self.engine,
             start=period.start,
             end=period.end,
             now=now,
-            monthly_cost=self.rules.kpi.monthly_cost,
+            monthly_cost=kpi.monthly_cost,
+            windows=windows,
+            tz=self.rules.tzinfo,
         )
-        return Report(
-            views.kpi_text(summary, period.label), views.kpi_blocks(summary, label=period.label)
-        )
+
+    def kpi_quarters(self) -> Report:
+        """The five KPIs for the last four whole quarters, side by side against their targets."""
+        now = self.clock()
+        columns = [
+            (period.label, self._summary(period, now))
+            for period in last_quarters(now, self.rules.tzinfo, QUARTER_COUNT)
+        ]
+        return Report(kpi_views.quarter_text(columns), kpi_views.quarter_blocks(columns))
 
     def rootcause(self, text: str) -> Report:
         """Root-cause themes with count, average score and ARR at risk (default: last month)."""
