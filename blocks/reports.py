@@ -39,6 +39,7 @@ from blocks.report_parts import (
     target_marker,
 )
 from blocks.text import is_url, link, mention, money, safe, slack_date, truncate
+from blocks.themes import ThemeContext, theme_lines
 from bot.domain.vocabulary import CaseStatus
 
 EMPTY_DIGEST = "No open cases: every customer has been followed up."
@@ -72,7 +73,8 @@ COMMANDS = (
     ),
     (
         "`/nps rootcause [YYYY-MM]`",
-        "root-cause themes with their cases, average score and ARR at risk, for a month.",
+        "root-cause themes with their cases, average score, ARR at risk, owner and mandate, "
+        "and the change since the month before.",
     ),
     ("`/nps help`", "this list."),
 )
@@ -217,8 +219,13 @@ def _average(rows: Sequence[RootCauseRowLike]) -> float | None:
     return sum((r.average_score or 0) * r.cases for r in scored) / cases
 
 
-def root_cause_blocks(rows: Sequence[RootCauseRowLike], *, label: str) -> list[Block]:
-    """Each root-cause theme as given (largest first) with cases, score and ARR, then the total."""
+def root_cause_blocks(
+    rows: Sequence[RootCauseRowLike], *, label: str, context: ThemeContext | None = None
+) -> list[Block]:
+    """Each root-cause theme as given (largest first) with cases, score and ARR, then the total.
+
+    With a context, each theme also shows its change since the previous period and its owner.
+    """
     blocks: list[Block] = [header_block(f"NPS root causes · {label}"), DividerBlock()]
     if not rows:
         blocks.append(section_block(ReportBlock.EMPTY, EMPTY_CAUSES))
@@ -226,7 +233,8 @@ def root_cause_blocks(rows: Sequence[RootCauseRowLike], *, label: str) -> list[B
     total = sum(r.cases for r in rows)
     shown = rows[:CAUSE_ROWS]
     for number, row in enumerate(shown, start=1):
-        blocks.append(section_block(f"{ReportBlock.CAUSE_PREFIX}{number}", _cause_text(row, total)))
+        text = "\n".join([_cause_text(row, total), *theme_lines(row, context)])
+        blocks.append(section_block(f"{ReportBlock.CAUSE_PREFIX}{number}", text))
     more = len(rows) - len(shown)
     if more > 0:
         blocks.append(

@@ -8,7 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.periods import Period, PeriodError, last_month, last_quarters, parse_period
+from bot.domain.periods import (
+    Period,
+    PeriodError,
+    last_month,
+    last_quarters,
+    parse_period,
+    previous_period,
+)
 
 CPH = ZoneInfo("Europe/Copenhagen")  # DST 2026: from 29 March, until 25 October
 NYC = ZoneInfo("America/New_York")
@@ -196,3 +203,12 @@ def test_the_last_four_quarters_are_whole_ones_before_now():
     periods = last_quarters(first_of_april, tz, 2)
     assert [p.label for p in periods] == ["Q3 2025", "Q4 2025"]
     assert periods[-1].end == datetime(2026, 1, 1, 5, tzinfo=UTC)
+
+
+def test_the_period_before_a_month_is_the_month_before_else_as_long_just_before():
+    tz = ZoneInfo("Europe/Copenhagen")
+    march = parse_period("2026-03", now=NOW, tz=tz)
+    assert previous_period(march, tz) == parse_period("2026-02", now=NOW, tz=tz)
+    rolling = parse_period("7d", now=NOW, tz=tz)
+    before = previous_period(rolling, tz)
+    assert (before.start, before.end) == (rolling.start - timedelta(days=7), rolling.start)

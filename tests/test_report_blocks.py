@@ -30,6 +30,7 @@ from blocks.reports import (
     root_cause_blocks,
     root_cause_text,
 )
+from blocks.themes import ThemeContext
 
 NOW = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)
 HOSTILE = "<!channel> & <@U123> @here " + "N" * 500
@@ -564,3 +565,31 @@ def test_every_report_serialises_to_plain_json() -> None:
     ]
     for blocks in reports:
         json.dumps(as_dicts(blocks))
+
+
+@dataclass(frozen=True)
+class ThemeRule:
+    name: str
+    owner: str
+    mandate: str = ""
+
+
+def test_root_causes_show_owner_mandate_and_the_change_since_last_month() -> None:
+    themes = [
+        ThemeRule("onboarding", "U0PRODUCT", "Time to value under a week <@U1>"),
+        ThemeRule("Support", "ops@example.com"),
+    ]
+    before = [Cause("Onboarding", 9, 4.0, 500_000), Cause("Support", 2, 5.0, 10_000)]
+    context = ThemeContext.of(themes, before, "April 2024")
+    data = as_dicts(root_cause_blocks(CAUSES, label="May 2024", context=context))
+    onboarding = text_of(data, "cause_1").splitlines()
+    assert onboarding[0].startswith("*Onboarding* · 12 cases")
+    assert onboarding[1] == "▲ 3 cases, ARR at risk -$50k vs April 2024"
+    assert (
+        onboarding[2] == "Owner: <@U0PRODUCT> · Mandate: _Time to value under a week &lt;@U1&gt;_"
+    )
+    billing = text_of(data, "cause_2").splitlines()
+    assert billing[1:] == ["new since April 2024"]  # no owner set for it
+    support = text_of(data, "cause_3").splitlines()
+    assert support[1] == "no change in cases, ARR at risk -$10k vs April 2024"
+    assert support[2] == "Owner: ops@example.com"

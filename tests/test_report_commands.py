@@ -159,6 +159,30 @@ def test_rootcause_rollup(client, fake_slack):
     assert "$120k" in body
 
 
+def test_rootcause_shows_the_theme_owner_mandate_and_change(make_client, fake_slack):
+    theme = {"name": "Billing errors", "owner": "U0FINANCE", "mandate": "Invoices right."}
+    client = make_client(TEST_RULES | {"themes": [theme]})
+    seed(client)
+    now = datetime.now(UTC)
+    cases.log_root_cause(
+        services_of(client).engine,
+        1,
+        actor="U0ALICE",
+        cause="Billing errors",
+        notes=None,
+        action_items=None,
+        next_follow_up=None,
+        escalation=None,
+        now=now,
+    )
+    nps(client, fake_slack, f"rootcause {now.strftime('%Y-%m')}")
+    cause = next(b for b in respond_text(fake_slack)["blocks"] if b.get("block_id") == "cause_1")
+    lines = cause["text"]["text"].splitlines()
+    assert lines[0].startswith("*Billing errors*")
+    assert lines[1].startswith("new since ")  # nothing the month before
+    assert lines[2] == "Owner: <@U0FINANCE> · Mandate: _Invoices right._"
+
+
 def account_event(client, body: dict, **kw):
     raw = json.dumps(body).encode()
     return client.post("/webhooks/account", content=raw, headers=sign(raw, **kw))

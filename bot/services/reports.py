@@ -12,11 +12,18 @@ import sqlalchemy as sa
 
 from blocks import kpi_report as kpi_views
 from blocks import reports as views
+from blocks.themes import ThemeContext
 from bot.config.rules import Rules
 from bot.delivery.chart import weekly_chart_png
 from bot.delivery.slack import UserDirectory, Workspace
 from bot.domain.calendar import Calendar
-from bot.domain.periods import Period, last_month, last_quarters, parse_period
+from bot.domain.periods import (
+    Period,
+    last_month,
+    last_quarters,
+    parse_period,
+    previous_period,
+)
 from storage.digest import digest_counts, digest_rows
 from storage.kpi import KpiSummary, kpi_summary, weekly_series
 from storage.open_cases import OpenCase
@@ -165,17 +172,18 @@ class Reports:
         return Report(kpi_views.quarter_text(columns), kpi_views.quarter_blocks(columns))
 
     def rootcause(self, text: str) -> Report:
-        """Root-cause themes with count, average score and ARR at risk (default: last month)."""
+        """Root-cause themes with count, average score, ARR at risk, owner and mandate, and the
+        change since the period before (default: last month)."""
         now = self.clock()
-        period: Period = (
-            parse_period(text, now=now, tz=self.rules.tzinfo)
-            if text.strip()
-            else last_month(now, self.rules.tzinfo)
-        )
+        tz = self.rules.tzinfo
+        period: Period = parse_period(text, now=now, tz=tz) if text.strip() else last_month(now, tz)
         rows = root_cause_rollup(self.engine, start=period.start, end=period.end)
+        before = previous_period(period, tz)
+        earlier = root_cause_rollup(self.engine, start=before.start, end=before.end)
+        context = ThemeContext.of(self.rules.themes, earlier, before.label)
         return Report(
             views.root_cause_text(rows, label=period.label),
-            views.root_cause_blocks(rows, label=period.label),
+            views.root_cause_blocks(rows, label=period.label, context=context),
         )
 
     # --- the scheduled digest ----------------------------------------------------------------
