@@ -66,6 +66,7 @@ class DeliveryKind(StrEnum):
     RESURVEY_WEBHOOK = "resurvey_webhook"
     DIGEST = "digest"
     WEEKLY_CHART = "weekly_chart"
+    MONTHLY_REVIEW = "monthly_review"
 
 
 class Action(StrEnum):

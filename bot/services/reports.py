@@ -24,10 +24,13 @@ from bot.domain.periods import (
     parse_period,
     previous_period,
 )
+from bot.domain.periods import (
+    month as month_period,
+)
 from storage.digest import digest_counts, digest_rows
 from storage.kpi import KpiSummary, kpi_summary, weekly_series
 from storage.open_cases import OpenCase
-from storage.outbox import claim_daily_digest
+from storage.outbox import claim_daily_digest, claim_monthly_review
 from storage.outcomes import Windows
 from storage.rollup import root_cause_rollup
 
@@ -36,6 +39,15 @@ log = logging.getLogger(__name__)
 QUARTERS = "quarters"
 QUARTER_COUNT = 4
 DIGEST_LIMIT = 200  # rows read for a digest; the message shows the first 40 and counts the rest
+
+
+@dataclass(frozen=True)
+class ThemeView:
+    """A theme as a report shows it: the owner resolved to a Slack id where possible."""
+
+    name: str
+    owner: str
+    mandate: str
 
 
 @dataclass(frozen=True)
@@ -177,14 +189,54 @@ class Reports:
         now = self.clock()
         tz = self.rules.tzinfo
         period: Period = parse_period(text, now=now, tz=tz) if text.strip() else last_month(now, tz)
+        return self._rollup(period, label=period.label)
+
+    def _rollup(self, period: Period, *, label: str) -> Report:
+        """The period's themes beside the period before, each owner resolved to a mention."""
+        tz = self.rules.tzinfo
         rows = root_cause_rollup(self.engine, start=period.start, end=period.end)
         before = previous_period(period, tz)
         earlier = root_cause_rollup(self.engine, start=before.start, end=before.end)
-        context = ThemeContext.of(self.rules.themes, earlier, before.label)
+        themes = [
+            ThemeView(t.name, self._id(t.owner) or t.owner, t.mandate) for t in self.rules.themes
+        ]
+        context = ThemeContext.of(themes, earlier, before.label)
         return Report(
-            views.root_cause_text(rows, label=period.label),
-            views.root_cause_blocks(rows, label=period.label, context=context),
+            views.root_cause_text(rows, label=label),
+            views.root_cause_blocks(rows, label=label, context=context),
         )
+
+    # --- the monthly review ------------------------------------------------------------------
+
+    def review(self, month: str) -> Report:
+        """The review posted in `month` ("YYYY-MM"): the month before's themes and owners."""
+        year, number = (int(part) for part in month.split("-"))
+        tz = self.rules.tzinfo
+        period = last_month(month_period(year, number, tz).start, tz)
+        return self._rollup(period, label=f"monthly review · {period.label}")
+
+    def due_for_review(self, now: datetime) -> bool:
+        """On or after the month's first business day, past `digest.time` on that day."""
+        local = now.astimezone(self.rules.tzinfo)
+        first = local.date().replace(day=1)
+        while not self.calendar.is_business_day(first):
+            first += timedelta(days=1)
+        if local.date() != first:
+            return local.date() > first
+        return local.time() >= self.rules.digest.time
+
+    def queue_monthly_review(self) -> bool:
+        """Queue last month's review once per month, whatever the replicas; the outbox sends it."""
+        channel = self.rules.review.channel or self.rules.digest.channel
+        now = self.clock()
+        if not channel or not self.due_for_review(now):
+            return False
+        month = now.astimezone(self.rules.tzinfo).date().replace(day=1)
+        if not claim_monthly_review(self.engine, month=month, channel=channel, now=now):
+            return False
+        log.info("reports.review_queued month=%s", month.isoformat()[:7])
+        self.wake()
+        return True
 
     # --- the scheduled digest ----------------------------------------------------------------
 
