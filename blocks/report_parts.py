@@ -87,6 +87,7 @@ class ReportBlock(StrEnum):
     KPI_CHURN = "kpi_churn"
     KPI_ROI = "kpi_roi"
     KPI_NPS = "kpi_nps"
+    KPI_QUARTERS = "kpi_quarters"
     CASE_PREFIX = "digest_case_"
     CAUSE_PREFIX = "cause_"
 

@@ -16,31 +16,21 @@ from blocks.card import SEGMENT_ICON
 from blocks.report_parts import (
     CAUSE_LIMIT,
     CAUSE_ROWS,
-    CHURN_REDUCTION_TARGET,
-    CONTACT_72H_TARGET,
     CONTACT_TARGET,
     DIGEST_ROWS,
     FALLBACK_LIMIT,
     FIELD_LIMIT,
     MESSAGE_BLOCKS,
     NAME_LIMIT,
-    NO_DATA,
     OFF_TARGET,
-    ON_TARGET,
-    RECOVERY_TARGET,
-    RESOLUTION_TARGET,
-    ROI_TARGET,
     SECTION_LIMIT,
     DigestCountsLike,
     DigestRowLike,
-    KpiSummaryLike,
-    RatioLike,
     ReportBlock,
     RootCauseRowLike,
     context_block,
     format_ratio,
     header_block,
-    percent,
     plain_number,
     playbook_flags,
     plural,
@@ -50,6 +40,7 @@ from blocks.report_parts import (
     target_marker,
 )
 from blocks.text import is_url, link, mention, money, safe, slack_date, truncate
+from blocks.themes import ThemeContext, theme_lines
 from bot.domain.vocabulary import CaseStatus
 
 EMPTY_DIGEST = "No open cases: every customer has been followed up."
@@ -74,8 +65,17 @@ COMMANDS = (
         "quarter.",
     ),
     (
+        "`/nps kpi quarters`",
+        "the five KPIs for the last four quarters side by side against their targets.",
+    ),
+    (
+        "`/nps kpi quarters`",
+        "the five KPIs for the last four quarters side by side against their targets.",
+    ),
+    (
         "`/nps rootcause [YYYY-MM]`",
-        "root-cause themes with their cases, average score and ARR at risk, for a month.",
+        "root-cause themes with their cases, average score, ARR at risk, owner and mandate, "
+        "and the change since the month before.",
     ),
     ("`/nps help`", "this list."),
 )
@@ -197,131 +197,6 @@ def digest_text(rows: Sequence[DigestRowLike], counts: DigestCountsLike, *, titl
     )
 
 
-# The KPIs
-
-
-def _range(low: float, high: float) -> str:
-    return f"{plain_number(low * 100)}-{share_text(high)}"
-
-
-def _rate_line(name: str, ratio: RatioLike, target: float) -> str:
-    marker = target_marker(rate(ratio), target)
-    return f"{marker} *{name}:* {format_ratio(ratio)} · target {share_text(target)}"
-
-
-def _contact_text(summary: KpiSummaryLike) -> str:
-    return "\n".join(
-        [
-            _rate_line("Contact rate", summary.contact_rate, CONTACT_TARGET),
-            _rate_line("Contacted within 72h", summary.contact_rate_72h, CONTACT_72H_TARGET),
-        ]
-    )
-
-
-def _resolution_text(summary: KpiSummaryLike) -> str:
-    return _rate_line("Resolution rate", summary.resolution_rate, RESOLUTION_TARGET)
-
-
-def _recovery_text(summary: KpiSummaryLike) -> str:
-    low, high = RECOVERY_TARGET
-    ratio = summary.score_recovery
-    return (
-        f"{target_marker(rate(ratio), low)} *Score recovery:* {format_ratio(ratio)} "
-        f"· target {_range(low, high)}"
-    )
-
-
-def _change(reduction: float) -> str:
-    if reduction < 0:
-        return f"{share_text(-reduction)} higher"
-    return f"{share_text(reduction)} lower"
-
-
-def _churn_text(summary: KpiSummaryLike) -> str:
-    low, high = CHURN_REDUCTION_TARGET
-    reduction = summary.churn_reduction
-    change = "n/a" if reduction is None else _change(reduction)
-    return (
-        f"{target_marker(reduction, low)} *Churn of Detractor accounts:* {change} when contacted "
-        f"· target {_range(low, high)} lower\n"
-        f"Contacted {format_ratio(summary.churn_contacted)} · "
-        f"not contacted {format_ratio(summary.churn_uncontacted)}"
-    )
-
-
-def _roi_text(summary: KpiSummaryLike) -> str:
-    target = f"target {plain_number(ROI_TARGET)}:1"
-    retained = f"Retained ARR {money(summary.retained_arr)}"
-    if not summary.program_cost:
-        return (
-            f"{NO_DATA} *Program ROI:* n/a · {target}\n"
-            f"{retained} · no program cost: set `kpi.monthly_cost` in the rules"
-        )
-    roi = summary.roi
-    figure = "n/a" if roi is None else f"{plain_number(roi)}:1"
-    return (
-        f"{target_marker(roi, ROI_TARGET)} *Program ROI:* {figure} · {target}\n"
-        f"{retained} · program cost {money(summary.program_cost)}"
-    )
-
-
-def trend(current: float | None, previous: float | None) -> str:
-    """NPS against the previous period: ▲ 4 points, ▼ 2.5 points or no change, and from what."""
-    if current is None:
-        return "no responses in this period"
-    if previous is None:
-        return "no previous period to compare with"
-    delta = round(current - previous, 1)
-    since = f"vs the previous period ({plain_number(previous)})"
-    if delta == 0:
-        return f"no change {since}"
-    points = plain_number(abs(delta))
-    unit = "point" if points == "1" else "points"
-    return f"{'▲' if delta > 0 else '▼'} {points} {unit} {since}"
-
-
-def _nps_text(summary: KpiSummaryLike) -> str:
-    nps = summary.nps
-    figure = "n/a" if nps is None else plain_number(nps)
-    return (
-        f"*NPS:* {figure} · {trend(nps, summary.nps_previous)}\n"
-        f"{plural(summary.responses, 'response')}: {summary.promoters} promoters, "
-        f"{summary.passives} passives, {summary.detractors} detractors"
-    )
-
-
-def kpi_blocks(summary: KpiSummaryLike, *, label: str) -> list[Block]:
-    """The five program KPIs, each against its target with its counts, then NPS and its trend."""
-    period = f"{slack_date(summary.start)} to {slack_date(summary.end)}"
-    return [
-        header_block(f"NPS follow-up KPIs · {label}"),
-        context_block(ReportBlock.SCOPE, period),
-        DividerBlock(),
-        section_block(ReportBlock.KPI_CONTACT, _contact_text(summary)),
-        section_block(ReportBlock.KPI_RESOLUTION, _resolution_text(summary)),
-        section_block(ReportBlock.KPI_RECOVERY, _recovery_text(summary)),
-        section_block(ReportBlock.KPI_CHURN, _churn_text(summary)),
-        section_block(ReportBlock.KPI_ROI, _roi_text(summary)),
-        DividerBlock(),
-        section_block(ReportBlock.KPI_NPS, _nps_text(summary)),
-        context_block(
-            ReportBlock.LEGEND,
-            f"{ON_TARGET} on target · {OFF_TARGET} below target · {NO_DATA} no data yet · "
-            "n/a when nothing was counted",
-        ),
-    ]
-
-
-def kpi_text(summary: KpiSummaryLike, label: str) -> str:
-    """The KPIs' one-line fallback for notifications."""
-    nps = "n/a" if summary.nps is None else plain_number(summary.nps)
-    return truncate(
-        f"NPS follow-up KPIs · {safe(label, 100)}: contact rate {percent(summary.contact_rate)}, "
-        f"resolution rate {percent(summary.resolution_rate)}, NPS {nps}.",
-        FALLBACK_LIMIT,
-    )
-
-
 # Root causes
 
 
@@ -343,8 +218,13 @@ def _average(rows: Sequence[RootCauseRowLike]) -> float | None:
     return sum((r.average_score or 0) * r.cases for r in scored) / cases
 
 
-def root_cause_blocks(rows: Sequence[RootCauseRowLike], *, label: str) -> list[Block]:
-    """Each root-cause theme as given (largest first) with cases, score and ARR, then the total."""
+def root_cause_blocks(
+    rows: Sequence[RootCauseRowLike], *, label: str, context: ThemeContext | None = None
+) -> list[Block]:
+    """Each root-cause theme as given (largest first) with cases, score and ARR, then the total.
+
+    With a context, each theme also shows its change since the previous period and its owner.
+    """
     blocks: list[Block] = [header_block(f"NPS root causes · {label}"), DividerBlock()]
     if not rows:
         blocks.append(section_block(ReportBlock.EMPTY, EMPTY_CAUSES))
@@ -352,7 +232,8 @@ def root_cause_blocks(rows: Sequence[RootCauseRowLike], *, label: str) -> list[B
     total = sum(r.cases for r in rows)
     shown = rows[:CAUSE_ROWS]
     for number, row in enumerate(shown, start=1):
-        blocks.append(section_block(f"{ReportBlock.CAUSE_PREFIX}{number}", _cause_text(row, total)))
+        text = "\n".join([_cause_text(row, total), *theme_lines(row, context)])
+        blocks.append(section_block(f"{ReportBlock.CAUSE_PREFIX}{number}", text))
     more = len(rows) - len(shown)
     if more > 0:
         blocks.append(

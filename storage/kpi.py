@@ -6,14 +6,14 @@ not count yet. Periods are half-open, [start, end), on `received_at`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
 
-from storage.account_events import CHURNED, RENEWED
+from bot.domain.costs import months_between, program_cost
 from storage.measures import (
     DETRACTOR,
     WEEK,
@@ -31,19 +31,27 @@ from storage.measures import (
     tally,
 )
 from storage.models import Account, AccountEvent, FollowUpCase, SurveyResponse
+from storage.outcomes import (
+    Windows,
+    account_arr,
+    churned_within,
+    recovered_case,
+    recovery_conditions,
+    segment_contact_rates,
+)
 
 CASE = FollowUpCase.__table__
 ACCOUNT = Account.__table__
 RESPONSE = SurveyResponse.__table__
 EVENT = AccountEvent.__table__
 
-RECOVERED_SCORE = 7
-DAYS_PER_MONTH = 30.4375
-
 # What the program aims for, for whoever shows the figures.
 TARGET_CONTACT_RATE_72H = 0.95
 TARGET_CHURN_REDUCTION = (0.20, 0.50)
 TARGET_ROI = 5.0
+DEFAULT_WINDOWS = Windows()
+NO_COST = "no program cost: set `kpi.monthly_cost` in the rules"
+NO_BASELINE = "no not-contacted Detractor accounts to compare with"
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,10 @@ class KpiSummary:
     detractors: int
     nps: float | None
     nps_previous: float | None
+    recovery_outside: int = 0
+    recovered_accounts: int = 0
+    cost_missing: str | None = None
+    segment_contact: tuple[tuple[str, Ratio], ...] = ()
 
     @property
     def churn_reduction(self) -> float | None:
@@ -76,33 +88,50 @@ class KpiSummary:
         return 1 - reached / unreached
 
     @property
+    def baseline_churn(self) -> float | None:
+        """The churn rate of not-contacted Detractor accounts: what recovered ones were spared."""
+        return self.churn_uncontacted.value
+
+    @property
+    def roi_missing(self) -> str | None:
+        """Why the ROI cannot be given, or None when every part of it is known."""
+        if self.cost_missing:
+            return self.cost_missing
+        if not self.program_cost:
+            return NO_COST
+        if self.baseline_churn is None:
+            return NO_BASELINE
+        return None
+
+    @property
     def roi(self) -> float | None:
-        """Retained ARR per unit of program cost, or None without a cost."""
-        return Ratio(self.retained_arr, self.program_cost).value
+        """Retained ARR times the baseline churn rate, per unit of program cost."""
+        baseline = self.baseline_churn
+        if self.roi_missing or baseline is None:
+            return None
+        return Ratio(self.retained_arr * baseline, self.program_cost).value
 
 
 def program_months(start: datetime, end: datetime) -> float:
     """The period's length in average months, counting at least one day."""
-    days = max((end - start).total_seconds() / 86_400, 1.0)
-    return days / DAYS_PER_MONTH
+    return months_between(start, end)
 
 
-def _case_counts(now: datetime) -> dict[str, sa.ColumnElement[bool]]:
+def _case_counts(now: datetime, windows: Windows) -> dict[str, sa.ColumnElement[bool]]:
     """The per-case conditions the KPIs count, by name."""
     return {
         **contact_conditions(now),
         "satisfied": satisfied(now),
-        "recovered": sa.and_(CASE.c.recovery_score >= RECOVERED_SCORE, CASE.c.recovered_at <= now),
-        "resurveyed": sa.and_(CASE.c.recovery_score.is_not(None), CASE.c.recovered_at <= now),
+        **recovery_conditions(now, windows.recovery),
     }
 
 
-def _by_contact(start: datetime, end: datetime, now: datetime) -> sa.Select[Any]:
+def _by_contact(start: datetime, end: datetime, now: datetime, windows: Windows) -> sa.Select[Any]:
     """The period's Detractor accounts, grouped by whether any of their cases was contacted."""
     reached = contacted(now)
-    case_counts = _case_counts(now)
+    case_counts = _case_counts(now, windows)
     # One scan of the period's Detractor cases, grouped by account: its case counts, when its
-    # first case came, whether any was contacted, and when its first contacted case came.
+    # first case came, whether any was contacted, and whether any was recovered.
     accounts = (
         sa.select(
             CASE.c.account_id,
@@ -110,35 +139,21 @@ def _by_contact(start: datetime, end: datetime, now: datetime) -> sa.Select[Any]
             *counts(case_counts),
             sa.func.min(CASE.c.received_at).label("first_at"),
             sa.func.max(sa.case((reached, 1), else_=0)).label("contacted"),
-            sa.func.min(sa.case((reached, CASE.c.received_at))).label("helped_at"),
+            sa.func.max(sa.case((recovered_case(now, windows.recovery), 1), else_=0)).label(
+                "recovered_account"
+            ),
         )
         .where(CASE.c.segment == DETRACTOR, received(CASE.c.received_at, start, end))
         .group_by(CASE.c.account_id)
         .subquery()
     )
-    churned = sa.exists().where(
-        EVENT.c.account_id == accounts.c.account_id,
-        EVENT.c.event == CHURNED,
-        EVENT.c.at > accounts.c.first_at,
-        EVENT.c.at <= now,
+    churned = churned_within(
+        accounts.c.account_id, accounts.c.first_at, now=now, window=windows.churn
     )
-    # A renewal after the account's first contacted case retains the ARR it states (the
-    # latest that states one), else the account's.
-    renewal = (
-        EVENT.c.account_id == accounts.c.account_id,
-        EVENT.c.event == RENEWED,
-        EVENT.c.at > accounts.c.helped_at,
-        EVENT.c.at <= now,
-    )
-    renewal_arr = (
-        sa.select(EVENT.c.arr)
-        .where(*renewal, EVENT.c.arr.is_not(None))
-        .order_by(EVENT.c.at.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    # A recovered account still there at the end of the churn window keeps its ARR.
+    kept = sa.and_(accounts.c.recovered_account == 1, sa.not_(churned))
     retained = sa.case(
-        (sa.exists().where(*renewal), sa.func.coalesce(renewal_arr, ACCOUNT.c.arr)), else_=0
+        (kept, account_arr(accounts.c.account_id, accounts.c.first_at, now=now)), else_=0
     )
     return (
         sa.select(
@@ -146,6 +161,7 @@ def _by_contact(start: datetime, end: datetime, now: datetime) -> sa.Select[Any]
             sa.func.count().label("accounts"),
             *(sa.func.sum(accounts.c[name]).label(name) for name in ("cases", *case_counts)),
             count(churned).label("churned"),
+            count(kept).label("kept"),
             sa.func.coalesce(sa.func.sum(retained), 0).label("retained"),
         )
         .join(ACCOUNT, ACCOUNT.c.id == accounts.c.account_id)
@@ -168,14 +184,30 @@ def _scores(start: datetime, end: datetime) -> sa.CompoundSelect:
 
 
 def kpi_summary(
-    engine: sa.Engine, *, start: datetime, end: datetime, now: datetime, monthly_cost: float
+    engine: sa.Engine,
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    monthly_cost: float | Sequence[tuple[str, float]],
+    windows: Windows = DEFAULT_WINDOWS,
+    tz: tzinfo = UTC,
 ) -> KpiSummary:
     """The program's KPIs for what was received in [start, end), as of `now`."""
     start, end = check_period(start, end)
     with engine.connect() as conn:
-        groups = {row.contacted: row._mapping for row in conn.execute(_by_contact(start, end, now))}
+        query = _by_contact(start, end, now, windows)
+        groups = {row.contacted: row._mapping for row in conn.execute(query)}
         tallies = {row.period: tally(row) for row in conn.execute(_scores(start, end))}
-    return _summary(groups, tallies[1], tallies[0], start=start, end=end, cost=monthly_cost)
+        segments = segment_contact_rates(conn, start=start, end=end, now=now)
+    summary = _summary(groups, tallies[1], tallies[0], start=start, end=end)
+    cost = program_cost(monthly_cost, start, end, tz)
+    return replace(
+        summary,
+        program_cost=cost.amount or 0.0,
+        cost_missing=cost.missing,
+        segment_contact=segments,
+    )
 
 
 def _summary(
@@ -185,12 +217,11 @@ def _summary(
     *,
     start: datetime,
     end: datetime,
-    cost: float,
 ) -> KpiSummary:
     """The KPIs from the per-contact groups and the two periods' tallies."""
 
     def total(name: str) -> int:
-        return sum(int(group[name]) for group in groups.values())
+        return sum(int(group[name] or 0) for group in groups.values())
 
     def churn_ratio(flag: int) -> Ratio:
         group = groups.get(flag)
@@ -205,14 +236,16 @@ def _summary(
         score_recovery=Ratio(total("recovered"), total("resurveyed")),
         churn_contacted=churn_ratio(1),
         churn_uncontacted=churn_ratio(0),
-        retained_arr=float(groups[1]["retained"]) if 1 in groups else 0.0,
-        program_cost=cost * program_months(start, end),
+        retained_arr=sum(float(group["retained"]) for group in groups.values()),
+        program_cost=0.0,
         responses=current.responses,
         promoters=current.promoters,
         passives=current.passives,
         detractors=current.detractors,
         nps=current.nps,
         nps_previous=before.nps,
+        recovery_outside=total("resurveyed_outside"),
+        recovered_accounts=total("kept"),
     )
 
 

@@ -33,6 +33,7 @@ LEASE = timedelta(seconds=6)
 # Requests to the survey platform are queued like messages to one more channel.
 WEBHOOK_CHANNEL = "webhook"
 DIGEST_JOB = "digest"
+REVIEW_JOB = "review"
 ERROR_LENGTH = 200
 
 
@@ -327,6 +328,28 @@ def claim_daily_digest(
             if claimed is None:
                 return False
             conn.execute(sa.insert(OUTBOX), rows)
+    return True
+
+
+def claim_monthly_review(
+    engine: sa.Engine, *, month: date, channel: str, now: datetime, priority: int = 0
+) -> bool:
+    """Claim the review of `month` (its first day) and queue it in one transaction, once."""
+    key = f"review:{month.isoformat()[:7]}"
+    row = _report_row(key, DeliveryKind.MONTHLY_REVIEW, month, channel, now, priority)
+    with engine.connect() as conn:
+        begin_immediate(conn)
+        with conn.begin():
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            claimed = conn.execute(
+                dialect.insert(JOB_RUN)
+                .values(job=REVIEW_JOB, day=month, ran_at=now)
+                .on_conflict_do_nothing()
+                .returning(JOB_RUN.c.job)
+            ).first()
+            if claimed is None:
+                return False
+            conn.execute(sa.insert(OUTBOX), [row])
     return True
 
 

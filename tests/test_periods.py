@@ -8,7 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.domain.periods import Period, PeriodError, last_month, parse_period
+from bot.domain.periods import (
+    Period,
+    PeriodError,
+    last_month,
+    last_quarters,
+    parse_period,
+    previous_period,
+)
 
 CPH = ZoneInfo("Europe/Copenhagen")  # DST 2026: from 29 March, until 25 October
 NYC = ZoneInfo("America/New_York")
@@ -185,3 +192,23 @@ def test_now_must_be_aware():
         parse_period("", now=datetime(2026, 5, 14), tz=CPH)
     with pytest.raises(ValueError, match="aware"):
         last_month(datetime(2026, 5, 14), CPH)
+
+
+def test_the_last_four_quarters_are_whole_ones_before_now():
+    now = datetime(2026, 2, 10, 12, tzinfo=UTC)
+    labels = [p.label for p in last_quarters(now, UTC, 4)]
+    assert labels == ["Q1 2025", "Q2 2025", "Q3 2025", "Q4 2025"]
+    tz = ZoneInfo("America/New_York")
+    first_of_april = datetime(2026, 4, 1, 3, tzinfo=UTC)  # still 31 March in New York
+    periods = last_quarters(first_of_april, tz, 2)
+    assert [p.label for p in periods] == ["Q3 2025", "Q4 2025"]
+    assert periods[-1].end == datetime(2026, 1, 1, 5, tzinfo=UTC)
+
+
+def test_the_period_before_a_month_is_the_month_before_else_as_long_just_before():
+    tz = ZoneInfo("Europe/Copenhagen")
+    march = parse_period("2026-03", now=NOW, tz=tz)
+    assert previous_period(march, tz) == parse_period("2026-02", now=NOW, tz=tz)
+    rolling = parse_period("7d", now=NOW, tz=tz)
+    before = previous_period(rolling, tz)
+    assert (before.start, before.end) == (rolling.start - timedelta(days=7), rolling.start)

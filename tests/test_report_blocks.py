@@ -11,25 +11,26 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from blocks.reports import (
-    EMPTY_CAUSES,
-    EMPTY_DIGEST,
-    HELP_TEXT,
+from blocks.kpi_report import kpi_blocks, kpi_text, quarter_blocks, quarter_table, trend
+from blocks.report_parts import (
     NO_DATA,
     OFF_TARGET,
     ON_TARGET,
     ReportBlock,
+    format_ratio,
+    percent,
+)
+from blocks.reports import (
+    EMPTY_CAUSES,
+    EMPTY_DIGEST,
+    HELP_TEXT,
     digest_blocks,
     digest_text,
-    format_ratio,
     help_blocks,
-    kpi_blocks,
-    kpi_text,
-    percent,
     root_cause_blocks,
     root_cause_text,
-    trend,
 )
+from blocks.themes import ThemeContext
 
 NOW = datetime(2024, 5, 6, 12, 0, tzinfo=UTC)
 HOSTILE = "<!channel> & <@U123> @here " + "N" * 500
@@ -60,6 +61,11 @@ class Summary:
     retained_arr: float = 300_000
     program_cost: float = 50_000
     roi: float | None = 6.0
+    roi_missing: str | None = None
+    baseline_churn: float | None = 0.25
+    recovered_accounts: int = 4
+    recovery_outside: int = 0
+    segment_contact: tuple = ()
     nps: float | None = 32.0
     nps_previous: float | None = 28.0
     responses: int = 120
@@ -305,10 +311,11 @@ def test_kpis_on_target_show_counts_targets_and_a_tick() -> None:
     churn = text_of(data, ReportBlock.KPI_CHURN)
     assert churn.startswith(f"{ON_TARGET} *Churn of Detractor accounts:* 60% lower")
     assert "target 20-50% lower" in churn
-    assert "Contacted 10% (2/20)" in churn and "not contacted 25% (5/20)" in churn
+    assert "Contacted (n=20) 10% (2/20)" in churn and "not contacted (n=20) 25% (5/20)" in churn
     roi = text_of(data, ReportBlock.KPI_ROI)
     assert roi.startswith(f"{ON_TARGET} *Program ROI:* 6:1 · target 5:1")
-    assert "Retained ARR $300k" in roi and "program cost $50k" in roi
+    assert "Retained ARR $300k (4 recovered accounts)" in roi
+    assert "baseline churn 25%" in roi and "program cost $50k" in roi
     nps = text_of(data, ReportBlock.KPI_NPS)
     assert nps.startswith("*NPS:* 32 · ▲ 4 points vs the previous period (28)")
     assert "120 responses: 60 promoters, 30 passives, 30 detractors" in nps
@@ -357,6 +364,9 @@ def test_every_kpi_without_data_is_n_a_never_a_division_error() -> None:
         retained_arr=0,
         program_cost=0,
         roi=None,
+        roi_missing="no program cost: set `kpi.monthly_cost` in the rules",
+        baseline_churn=None,
+        recovered_accounts=0,
         nps=None,
         nps_previous=None,
         responses=0,
@@ -376,7 +386,7 @@ def test_every_kpi_without_data_is_n_a_never_a_division_error() -> None:
     )
     churn = text_of(data, ReportBlock.KPI_CHURN)
     assert churn.startswith(f"{NO_DATA} *Churn of Detractor accounts:* n/a")
-    assert "Contacted n/a (0/0) · not contacted n/a (0/0)" in churn
+    assert "Contacted (n=0) n/a (0/0) · not contacted (n=0) n/a (0/0)" in churn
     roi = text_of(data, ReportBlock.KPI_ROI)
     assert roi.startswith(f"{NO_DATA} *Program ROI:* n/a")
     assert "set `kpi.monthly_cost` in the rules" in roi and "Retained ARR $0" in roi
@@ -395,12 +405,59 @@ def test_every_kpi_without_data_is_n_a_never_a_division_error() -> None:
     assert "NPS n/a" in kpi_text(summary, "Last 30 days")
 
 
-def test_roi_without_a_cost_asks_for_one_and_a_missing_roi_is_n_a() -> None:
-    roi = text_of(kpis(Summary(program_cost=0, roi=None)), ReportBlock.KPI_ROI)
-    assert "set `kpi.monthly_cost` in the rules" in roi and "Retained ARR $300k" in roi
-    roi = text_of(kpis(Summary(roi=None)), ReportBlock.KPI_ROI)
-    assert roi.startswith(f"{NO_DATA} *Program ROI:* n/a") and "program cost $50k" in roi
-    assert "monthly_cost" not in roi
+def test_a_missing_roi_says_why_and_still_shows_every_part() -> None:
+    reason = "no program cost: set `kpi.monthly_cost` in the rules"
+    roi = text_of(kpis(Summary(program_cost=0, roi=None, roi_missing=reason)), ReportBlock.KPI_ROI)
+    assert roi.startswith(f"{NO_DATA} *Program ROI:* n/a: {reason}")
+    assert "Retained ARR $300k" in roi and "program cost n/a" in roi
+    missing = "no not-contacted Detractor accounts to compare with"
+    summary = Summary(roi=None, roi_missing=missing, baseline_churn=None)
+    roi = text_of(kpis(summary), ReportBlock.KPI_ROI)
+    assert roi.startswith(f"{NO_DATA} *Program ROI:* n/a: no not-contacted")
+    assert "baseline churn n/a" in roi and "program cost $50k" in roi
+
+
+def test_recovery_outside_the_window_is_shown_apart_and_segments_have_their_rates() -> None:
+    summary = Summary(
+        recovery_outside=3,
+        segment_contact=(("detractor", Ratio(45, 50)), ("passive", Ratio(8, 10))),
+    )
+    data = kpis(summary)
+    recovery = text_of(data, ReportBlock.KPI_RECOVERY)
+    assert "30% (6/20)" in recovery and "3 re-survey answers outside" in recovery
+    contact = text_of(data, ReportBlock.KPI_CONTACT)
+    assert "Within the deadline: Detractors 90% (45/50) · Passives 80% (8/10)" in contact
+    assert "outside" not in text_of(kpis(Summary()), ReportBlock.KPI_RECOVERY)
+
+
+def test_the_quarterly_dashboard_sets_quarters_side_by_side_with_targets() -> None:
+    columns = [
+        ("Q1 2026", Summary(roi=None)),
+        ("Q2 2026", Summary(resolution_rate=Ratio(0, 0))),
+        ("Q3 2026", Summary()),
+        ("Q4 2026", Summary(contact_rate=Ratio(1, 2), nps=-12.5)),
+    ]
+    table = quarter_table(columns)
+    lines = table.splitlines()
+    assert lines[0].split() == [
+        "KPI",
+        "Q1",
+        "2026",
+        "Q2",
+        "2026",
+        "Q3",
+        "2026",
+        "Q4",
+        "2026",
+        "Target",
+    ]
+    assert lines[1].split()[-5:] == ["90%", "90%", "90%", "50%", "85%"]
+    assert lines[2].split()[-5:] == ["62%", "n/a", "62%", "62%", "60%"]
+    assert lines[5].split()[-5:] == ["n/a", "6:1", "6:1", "6:1", "5:1"]
+    assert lines[6].split()[-5:] == ["32", "32", "32", "-12.5", "-"]
+    assert len({len(line) for line in lines}) == 1  # aligned columns
+    data = as_dicts(quarter_blocks(columns))
+    assert by_id(data, ReportBlock.KPI_QUARTERS)["text"]["text"] == f"```{table}```"
 
 
 def test_churn_higher_when_contacted_is_flagged_as_higher() -> None:
@@ -484,6 +541,7 @@ def test_help_lists_every_command_with_a_line_each() -> None:
         "`/nps`",
         "`/nps digest [all] [post]`",
         "`/nps kpi [7d|30d|90d|YYYY-MM|YYYY-Qn]`",
+        "`/nps kpi quarters`",
         "`/nps rootcause [YYYY-MM]`",
         "`/nps help`",
     ]
@@ -491,7 +549,7 @@ def test_help_lists_every_command_with_a_line_each() -> None:
     assert by_id(data, ReportBlock.HEADER)["text"]["text"] == "nps-bot commands"
     assert text_of(data, ReportBlock.HELP) in HELP_TEXT
     lines = [line for line in HELP_TEXT.splitlines() if line.startswith("• ")]
-    assert len(lines) == 4
+    assert len(lines) == 6
     for command in commands:
         assert command in HELP_TEXT
     for word in ("all", "post", "7d", "30d", "90d", "YYYY-MM", "YYYY-Qn"):
@@ -507,3 +565,31 @@ def test_every_report_serialises_to_plain_json() -> None:
     ]
     for blocks in reports:
         json.dumps(as_dicts(blocks))
+
+
+@dataclass(frozen=True)
+class ThemeRule:
+    name: str
+    owner: str
+    mandate: str = ""
+
+
+def test_root_causes_show_owner_mandate_and_the_change_since_last_month() -> None:
+    themes = [
+        ThemeRule("onboarding", "U0PRODUCT", "Time to value under a week <@U1>"),
+        ThemeRule("Support", "ops@example.com"),
+    ]
+    before = [Cause("Onboarding", 9, 4.0, 500_000), Cause("Support", 2, 5.0, 10_000)]
+    context = ThemeContext.of(themes, before, "April 2024")
+    data = as_dicts(root_cause_blocks(CAUSES, label="May 2024", context=context))
+    onboarding = text_of(data, "cause_1").splitlines()
+    assert onboarding[0].startswith("*Onboarding* · 12 cases")
+    assert onboarding[1] == "▲ 3 cases, ARR at risk -$50k vs April 2024"
+    assert (
+        onboarding[2] == "Owner: <@U0PRODUCT> · Mandate: _Time to value under a week &lt;@U1&gt;_"
+    )
+    billing = text_of(data, "cause_2").splitlines()
+    assert billing[1:] == ["new since April 2024"]  # no owner set for it
+    support = text_of(data, "cause_3").splitlines()
+    assert support[1] == "no change in cases, ARR at risk -$10k vs April 2024"
+    assert support[2] == "Owner: ops@example.com"

@@ -111,6 +111,24 @@ def test_kpi_for_a_period(client, fake_slack):
         assert words.lower() in body.lower()
 
 
+def test_kpi_quarters_sets_four_quarters_side_by_side(client, fake_slack):
+    seed(client)
+    nps(client, fake_slack, "kpi quarters")
+    answer = respond_text(fake_slack)
+    table = next(b for b in answer["blocks"] if b.get("block_id") == "kpi_quarters")
+    lines = table["text"]["text"].strip("`").splitlines()
+    assert lines[0].startswith("KPI") and lines[0].endswith("Target")
+    assert len(lines[0].split()) == 1 + 4 * 2 + 1  # "Qn YYYY" per quarter
+    assert [line.split()[0] for line in lines[1:]] == [
+        "Contact",
+        "Resolution",
+        "Score",
+        "Churn",
+        "Program",
+        "NPS",
+    ]
+
+
 def test_bad_arguments_get_the_help(client, fake_slack):
     nps(client, fake_slack, "kpi last-tuesday")
     answer = respond_text(fake_slack)
@@ -139,6 +157,30 @@ def test_rootcause_rollup(client, fake_slack):
     body = json.dumps(respond_text(fake_slack)["blocks"])
     assert "Billing errors" in body
     assert "$120k" in body
+
+
+def test_rootcause_shows_the_theme_owner_mandate_and_change(make_client, fake_slack):
+    theme = {"name": "Billing errors", "owner": "U0FINANCE", "mandate": "Invoices right."}
+    client = make_client(TEST_RULES | {"themes": [theme]})
+    seed(client)
+    now = datetime.now(UTC)
+    cases.log_root_cause(
+        services_of(client).engine,
+        1,
+        actor="U0ALICE",
+        cause="Billing errors",
+        notes=None,
+        action_items=None,
+        next_follow_up=None,
+        escalation=None,
+        now=now,
+    )
+    nps(client, fake_slack, f"rootcause {now.strftime('%Y-%m')}")
+    cause = next(b for b in respond_text(fake_slack)["blocks"] if b.get("block_id") == "cause_1")
+    lines = cause["text"]["text"].splitlines()
+    assert lines[0].startswith("*Billing errors*")
+    assert lines[1].startswith("new since ")  # nothing the month before
+    assert lines[2] == "Owner: <@U0FINANCE> · Mandate: _Invoices right._"
 
 
 def account_event(client, body: dict, **kw):

@@ -16,6 +16,7 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from bot.config.rules import rules_from_mapping
+from bot.domain.vocabulary import Segment
 from bot.services.imports import CsvError, parse_account_csv
 from bot.services.intake import IntakeWriter, Router, parse_survey, to_response_data
 from storage import cases
@@ -28,7 +29,14 @@ from storage.account_events import (
 from storage.db import alembic_config, migrate
 from storage.digest import digest_counts, digest_rows
 from storage.export import EXPORT_COLUMNS, export_cases
-from storage.kpi import KpiSummary, kpi_summary, program_months, week_start, weekly_series
+from storage.kpi import (
+    NO_BASELINE,
+    KpiSummary,
+    kpi_summary,
+    program_months,
+    week_start,
+    weekly_series,
+)
 from storage.measures import Ratio, nps
 from storage.models import Account, FollowUpCase
 from storage.rollup import RootCauseRow, root_cause_rollup
@@ -176,9 +184,17 @@ def test_churn_reduction_needs_churn_among_the_uncontacted():
     assert reduction.churn_reduction == pytest.approx(0.75)
 
 
-def test_roi_needs_a_cost():
-    assert summary(retained_arr=100_000.0, program_cost=0.0).roi is None
-    assert summary(retained_arr=100_000.0, program_cost=20_000.0).roi == 5.0
+def test_roi_credits_the_baseline_churn_the_program_spared_and_needs_every_part():
+    baseline = Ratio(1, 4)  # a quarter of not-contacted Detractor accounts churned
+    no_cost = summary(retained_arr=100_000.0, program_cost=0.0, churn_uncontacted=baseline)
+    assert no_cost.roi is None and "kpi.monthly_cost" in (no_cost.roi_missing or "")
+    no_baseline = summary(retained_arr=100_000.0, program_cost=5_000.0)
+    assert no_baseline.roi is None and "not-contacted" in (no_baseline.roi_missing or "")
+    gap = summary(program_cost=5_000.0, churn_uncontacted=baseline, cost_missing="no cost")
+    assert gap.roi is None and gap.roi_missing == "no cost"
+    # 100,000 retained x 25% baseline churn / 5,000 cost.
+    full = summary(retained_arr=100_000.0, program_cost=5_000.0, churn_uncontacted=baseline)
+    assert full.roi == 5.0 and full.roi_missing is None
 
 
 def test_nps_and_program_months():
@@ -208,7 +224,9 @@ def test_an_empty_period_has_no_figures_and_raises_nothing(engine):
     assert kpi.roi is None
     assert (kpi.start, kpi.end) == (START, END)
     costly = kpi_summary(engine, start=START, end=END, now=NOW, monthly_cost=5000)
-    assert costly.retained_arr == 0.0 and costly.roi == 0.0
+    assert costly.retained_arr == 0.0 and costly.roi is None
+    assert costly.roi_missing == NO_BASELINE
+    assert kpi.segment_contact == tuple((s, Ratio(0, 0)) for s in Segment)
 
 
 def test_promoters_only_no_resurveys_and_no_detractors(engine):
@@ -288,18 +306,20 @@ def test_kpis_on_a_hand_built_month(engine):
     assert kpi.contact_rate_72h == Ratio(3, 6)
     # Nine Detractor cases; D1 resolved satisfied.
     assert kpi.resolution_rate == Ratio(1, 9)
-    # Re-surveyed: D1 (9) and D2 (4); recovered (7 or more): D1.
-    assert kpi.score_recovery == Ratio(1, 2)
+    # Re-surveyed D1 (9) and D2 (4) 15 and 19 days after: before the 30-day window opens.
+    assert kpi.score_recovery == Ratio(0, 0) and kpi.recovery_outside == 2
     # Contacted A, B, G: B churned. Uncontacted C, D, E, F: C and F churned.
     assert kpi.churn_contacted == Ratio(1, 3)
     assert kpi.churn_uncontacted == Ratio(2, 4)
     # 1 - (1/3) / (2/4) = 1/3.
     assert kpi.churn_reduction == pytest.approx(1 / 3)
-    # Renewed after a contacted case: A at 150,000 and G at 50,000 (B churned).
-    assert kpi.retained_arr == 200_000
+    # Recovered: A (D1 resolved satisfied), renewed at 150,000. G renewed but was never
+    # resolved nor re-surveyed: the program gets no credit for it.
+    assert kpi.retained_arr == 150_000 and kpi.recovered_accounts == 1
     # 31 days = 31 / 30.4375 months at 10,000 a month.
     assert kpi.program_cost == pytest.approx(10_000 * 31 / 30.4375)
-    assert kpi.roi == pytest.approx(200_000 / (10_000 * 31 / 30.4375))
+    # The ARR spared: 150,000 x the 2/4 baseline churn.
+    assert kpi.roi == pytest.approx(150_000 * 0.5 / (10_000 * 31 / 30.4375))
     # October: D1-D9 (9 detractors), p-1 and p-3 promoters, p-2 passive: (2 - 9) / 12 * 100.
     assert (kpi.responses, kpi.promoters, kpi.passives, kpi.detractors) == (12, 2, 1, 9)
     assert kpi.nps == pytest.approx(-700 / 12)
@@ -307,7 +327,7 @@ def test_kpis_on_a_hand_built_month(engine):
     assert kpi.nps_previous == pytest.approx(100 / 3)
 
     free = kpi_summary(engine, start=START, end=END, now=NOW, monthly_cost=0)
-    assert free.retained_arr == 200_000 and free.program_cost == 0 and free.roi is None
+    assert free.retained_arr == 150_000 and free.program_cost == 0 and free.roi is None
 
     # Seen a week later, D5's deadline and everyone's 72 h have passed, and D7 was reached.
     later = kpi_summary(engine, start=START, end=END, now=NOW + timedelta(days=7), monthly_cost=0)

@@ -905,3 +905,39 @@ def test_field_types_refuse_non_strings() -> None:
         with pytest.raises(ValidationError) as info:
             TypeAdapter(kind).validate_python(5)
         assert problems(info.value) == [("(top level)", "expected a string")]
+
+
+def test_kpi_windows_a_cost_table_and_themes_read_and_write_back() -> None:
+    rules = parse(
+        '[kpi]\nrecovery_window = ["14d", "60d"]\nchurn_window = "120d"\n'
+        '[kpi.monthly_cost]\n"2026-11" = 4500\n"2026-10" = 4000\n'
+        '[[themes]]\nname = "Billing errors"\nowner = "U0FIN"\nmandate = "Invoices right."\n'
+        '[review]\nchannel = "C0REVIEW"\n'
+    )
+    assert rules.kpi.monthly_cost == (("2026-10", 4000.0), ("2026-11", 4500.0))
+    assert [str(d) for d in rules.kpi.recovery_window] == ["14d", "60d"]
+    assert str(rules.kpi.churn_window) == "120d"
+    assert rules.themes[0].owner == "U0FIN" and rules.review.channel == "C0REVIEW"
+    assert parse(rules_to_toml(rules)) == rules
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "reason"),
+    [
+        ('[kpi]\nmonthly_cost = { "2026-13" = 1 }', "kpi.monthly_cost", "is not a month"),
+        ('[kpi]\nmonthly_cost = { "2026-10" = -1 }', "kpi.monthly_cost", "must not be negative"),
+        ('[kpi]\nrecovery_window = ["90d", "30d"]', "kpi.recovery_window", "must be longer"),
+        ('[kpi]\nrecovery_window = ["30d"]', "kpi.recovery_window", "expected two durations"),
+        ('[kpi]\nchurn_window = "5bd"', "kpi.churn_window", "business days"),
+        ('[[themes]]\nname = "Weather"\nowner = "U0X"', "themes[0].name", "not one of"),
+        (
+            '[[themes]]\nname = "Other"\nowner = "U0X"\n[[themes]]\nname = "other"\nowner = "U0Y"',
+            "themes[1].name",
+            "listed twice",
+        ),
+    ],
+)
+def test_bad_kpi_windows_costs_and_themes_are_refused(text: str, key: str, reason: str) -> None:
+    with pytest.raises(RulesError) as caught:
+        parse(text)
+    assert caught.value.key == key and reason in caught.value.reason

@@ -92,6 +92,10 @@ class Services:
             self.reports.queue_daily_digest()
         except Exception:
             log.exception("reports.digest_failed")
+        try:
+            self.reports.queue_monthly_review()
+        except Exception:
+            log.exception("reports.review_failed")
 
     def _connect_socket_mode(self) -> None:
         """Open the Socket Mode connection, retrying while Slack is unreachable."""

@@ -45,6 +45,7 @@ from bot.config.fields import (
     raise_problems,
 )
 from bot.config.playbook import Tiers, TouchpointRoutes
+from bot.config.program import Kpi, Review, Themes
 from bot.config.sources import Sources
 from bot.config.toml_out import to_toml
 from bot.config.values import (
@@ -70,6 +71,7 @@ __all__ = [
     "Owner",
     "People",
     "Resurvey",
+    "Review",
     "Routing",
     "Rules",
     "RulesError",
@@ -288,13 +290,6 @@ class Digest:
 
 
 @dataclass(frozen=True, config=TABLE)
-class Kpi:
-    """Inputs to the program's return-on-investment figures."""
-
-    monthly_cost: NonNegative = 0.0
-
-
-@dataclass(frozen=True, config=TABLE)
 class Resurvey:
     """Where resurvey requests are sent."""
 
@@ -327,6 +322,8 @@ class Rules:
     routing: Routing = Routing()
     digest: Digest = Digest()
     kpi: Kpi = Kpi()
+    themes: Themes = ()
+    review: Review = Review()
     resurvey: Resurvey = Resurvey()
     scheduler: Scheduler = Scheduler()
     sources: Sources = ()
@@ -344,9 +341,26 @@ def rules_from_mapping(data: Mapping[str, Any]) -> Rules:
     """Validates a parsed rules document, filling in defaults for missing keys."""
     document = dict(data) if isinstance(data, Mapping) else data
     try:
-        return _RULES.validate_python(document, by_alias=True, by_name=False)
+        rules = _RULES.validate_python(document, by_alias=True, by_name=False)
     except ValidationError as exc:
         raise RulesError.of(problems(exc)) from None
+    _check_themes(rules)
+    return rules
+
+
+def _check_themes(rules: Rules) -> None:
+    """Each theme names one of `root_causes`, once."""
+    causes = {cause.casefold() for cause in rules.root_causes}
+    found, seen = [], set()
+    for i, theme in enumerate(rules.themes):
+        name = theme.name.casefold()
+        if name not in causes:
+            found.append((f"themes[{i}].name", f"{theme.name!r} is not one of root_causes"))
+        elif name in seen:
+            found.append((f"themes[{i}].name", f"{theme.name!r} is listed twice"))
+        seen.add(name)
+    if found:
+        raise RulesError.of(found)
 
 
 DEFAULT_RULES: Rules = rules_from_mapping({})

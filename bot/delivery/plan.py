@@ -72,6 +72,8 @@ class ReportSource(Protocol):
 
     def weekly_chart_png(self) -> bytes: ...
 
+    def review(self, month: str) -> ReportLike: ...
+
 
 @dataclass(frozen=True)
 class Tools:

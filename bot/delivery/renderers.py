@@ -16,7 +16,7 @@ from blocks import messages, playbook_messages
 from blocks.card import card_blocks, card_text
 from bot.delivery.destinations import NoDestination
 from bot.delivery.plan import Context, Method, Plan, Send, Skip, Wait
-from bot.delivery.report_renderers import render_chart, render_digest
+from bot.delivery.report_renderers import render_chart, render_digest, render_monthly_review
 from bot.delivery.webhooks import resurvey_body
 from bot.domain.vocabulary import DeliveryKind, OutboxStatus
 from storage import cases
@@ -294,6 +294,7 @@ RENDERERS: dict[DeliveryKind, Renderer] = {
     DeliveryKind.RESOLUTION_OVERDUE: render_resolution_overdue,
     DeliveryKind.DIGEST: render_digest,
     DeliveryKind.WEEKLY_CHART: render_chart,
+    DeliveryKind.MONTHLY_REVIEW: render_monthly_review,
 }
 
 

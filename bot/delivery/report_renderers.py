@@ -40,6 +40,14 @@ def render_digest(ctx: Context) -> Plan:
     return Send(Method.POST, args, channel)
 
 
+def render_monthly_review(ctx: Context) -> Plan:
+    """The monthly root-cause review of the month before the payload's day."""
+    report = _reports(ctx).review(str(ctx.payload.get("day", ""))[:7])
+    channel = _channel(ctx)
+    args = {"channel": channel, "text": report.text, "blocks": report.blocks}
+    return Send(Method.POST, args, channel)
+
+
 def render_chart(ctx: Context) -> Plan:
     day = str(ctx.payload.get("day", ""))
     digest = store.status_of(ctx.tools.engine, f"digest:{day}")

@@ -98,6 +98,25 @@ def last_month(now: datetime, tz: tzinfo) -> Period:
     return month(year, previous + 1, tz)
 
 
+def last_quarters(now: datetime, tz: tzinfo, count: int) -> list[Period]:
+    """The `count` whole calendar quarters in `tz` before the one `now` falls in, oldest first."""
+    _require_aware(now)
+    local = now.astimezone(tz)
+    current = local.year * 4 + (local.month - 1) // 3
+    return [quarter(index // 4, index % 4 + 1, tz) for index in range(current - count, current)]
+
+
+def previous_period(period: Period, tz: tzinfo) -> Period:
+    """The calendar month before a calendar month in `tz`; else as long a period just before."""
+    local = period.start.astimezone(tz)
+    if local.day == 1 and local.time() == datetime.min.time():
+        this = month(local.year, local.month, tz)
+        if this.end == period.end:
+            return last_month(period.start, tz)
+    length = period.end - period.start
+    return Period(period.start - length, period.start, f"the {length.days} days before")
+
+
 def parse_period(text: str, *, now: datetime, tz: tzinfo) -> Period:
     """The period `text` names, relative to `now` and in `tz`; PeriodError if it names none."""
     _require_aware(now)

@@ -80,6 +80,7 @@ class DeliveryKind(StrEnum):
     RESOLUTION_OVERDUE = "resolution_overdue"
     DIGEST = "digest"
     WEEKLY_CHART = "weekly_chart"
+    MONTHLY_REVIEW = "monthly_review"
 
 
 class Action(StrEnum):

@@ -10,21 +10,44 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from blocks import kpi_report as kpi_views
 from blocks import reports as views
+from blocks.themes import ThemeContext
 from bot.config.rules import Rules
 from bot.delivery.chart import weekly_chart_png
 from bot.delivery.slack import UserDirectory, Workspace
 from bot.domain.calendar import Calendar
-from bot.domain.periods import Period, last_month, parse_period
+from bot.domain.periods import (
+    Period,
+    last_month,
+    last_quarters,
+    parse_period,
+    previous_period,
+)
+from bot.domain.periods import (
+    month as month_period,
+)
 from storage.digest import digest_counts, digest_rows
-from storage.kpi import kpi_summary, weekly_series
+from storage.kpi import KpiSummary, kpi_summary, weekly_series
 from storage.open_cases import OpenCase
-from storage.outbox import claim_daily_digest
+from storage.outbox import claim_daily_digest, claim_monthly_review
+from storage.outcomes import Windows
 from storage.rollup import root_cause_rollup
 
 log = logging.getLogger(__name__)
 
+QUARTERS = "quarters"
+QUARTER_COUNT = 4
 DIGEST_LIMIT = 200  # rows read for a digest; the message shows the first 40 and counts the rest
+
+
+@dataclass(frozen=True)
+class ThemeView:
+    """A theme as a report shows it: the owner resolved to a Slack id where possible."""
+
+    name: str
+    owner: str
+    mandate: str
 
 
 @dataclass(frozen=True)
@@ -123,32 +146,97 @@ class Reports:
 
     def kpi(self, text: str) -> Report:
         """The five KPIs and the NPS for a period (`PeriodError` on a bad period)."""
+        if text.strip().lower() == QUARTERS:
+            return self.kpi_quarters()
         now = self.clock()
         period = parse_period(text, now=now, tz=self.rules.tzinfo)
-        summary = kpi_summary(
+        summary = self._summary(period, now)
+        return Report(
+            kpi_views.kpi_text(summary, period.label),
+            kpi_views.kpi_blocks(summary, label=period.label),
+        )
+
+    def _summary(self, period: Period, now: datetime) -> KpiSummary:
+        """The KPIs of one period with the rules' cost and windows."""
+        kpi = self.rules.kpi
+        low, high = kpi.recovery_window
+        windows = Windows(
+            recovery=(low.as_timedelta(), high.as_timedelta()),
+            churn=kpi.churn_window.as_timedelta(),
+        )
+        return kpi_summary(
             self.engine,
             start=period.start,
             end=period.end,
             now=now,
-            monthly_cost=self.rules.kpi.monthly_cost,
-        )
-        return Report(
-            views.kpi_text(summary, period.label), views.kpi_blocks(summary, label=period.label)
+            monthly_cost=kpi.monthly_cost,
+            windows=windows,
+            tz=self.rules.tzinfo,
         )
 
-    def rootcause(self, text: str) -> Report:
-        """Root-cause themes with count, average score and ARR at risk (default: last month)."""
+    def kpi_quarters(self) -> Report:
+        """The five KPIs for the last four whole quarters, side by side against their targets."""
         now = self.clock()
-        period: Period = (
-            parse_period(text, now=now, tz=self.rules.tzinfo)
-            if text.strip()
-            else last_month(now, self.rules.tzinfo)
-        )
+        columns = [
+            (period.label, self._summary(period, now))
+            for period in last_quarters(now, self.rules.tzinfo, QUARTER_COUNT)
+        ]
+        return Report(kpi_views.quarter_text(columns), kpi_views.quarter_blocks(columns))
+
+    def rootcause(self, text: str) -> Report:
+        """Root-cause themes with count, average score, ARR at risk, owner and mandate, and the
+        change since the period before (default: last month)."""
+        now = self.clock()
+        tz = self.rules.tzinfo
+        period: Period = parse_period(text, now=now, tz=tz) if text.strip() else last_month(now, tz)
+        return self._rollup(period, label=period.label)
+
+    def _rollup(self, period: Period, *, label: str) -> Report:
+        """The period's themes beside the period before, each owner resolved to a mention."""
+        tz = self.rules.tzinfo
         rows = root_cause_rollup(self.engine, start=period.start, end=period.end)
+        before = previous_period(period, tz)
+        earlier = root_cause_rollup(self.engine, start=before.start, end=before.end)
+        themes = [
+            ThemeView(t.name, self._id(t.owner) or t.owner, t.mandate) for t in self.rules.themes
+        ]
+        context = ThemeContext.of(themes, earlier, before.label)
         return Report(
-            views.root_cause_text(rows, label=period.label),
-            views.root_cause_blocks(rows, label=period.label),
+            views.root_cause_text(rows, label=label),
+            views.root_cause_blocks(rows, label=label, context=context),
         )
+
+    # --- the monthly review ------------------------------------------------------------------
+
+    def review(self, month: str) -> Report:
+        """The review posted in `month` ("YYYY-MM"): the month before's themes and owners."""
+        year, number = (int(part) for part in month.split("-"))
+        tz = self.rules.tzinfo
+        period = last_month(month_period(year, number, tz).start, tz)
+        return self._rollup(period, label=f"monthly review · {period.label}")
+
+    def due_for_review(self, now: datetime) -> bool:
+        """On or after the month's first business day, past `digest.time` on that day."""
+        local = now.astimezone(self.rules.tzinfo)
+        first = local.date().replace(day=1)
+        while not self.calendar.is_business_day(first):
+            first += timedelta(days=1)
+        if local.date() != first:
+            return local.date() > first
+        return local.time() >= self.rules.digest.time
+
+    def queue_monthly_review(self) -> bool:
+        """Queue last month's review once per month, whatever the replicas; the outbox sends it."""
+        channel = self.rules.review.channel or self.rules.digest.channel
+        now = self.clock()
+        if not channel or not self.due_for_review(now):
+            return False
+        month = now.astimezone(self.rules.tzinfo).date().replace(day=1)
+        if not claim_monthly_review(self.engine, month=month, channel=channel, now=now):
+            return False
+        log.info("reports.review_queued month=%s", month.isoformat()[:7])
+        self.wake()
+        return True
 
     # --- the scheduled digest ----------------------------------------------------------------
 
