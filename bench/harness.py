@@ -137,6 +137,15 @@ def server_process(
             proc.wait(timeout=STOP_GRACE_S)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU seconds a process (every thread) has used so far; None off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def log_tail(path: Path, lines: int = 20) -> str:
     """The last lines of a server log, indented."""
     text = path.read_text(errors="replace") if path.exists() else ""

@@ -28,6 +28,7 @@ from bench.harness import (
     Database,
     Deadline,
     base_env,
+    cpu_seconds,
     free_port,
     log_tail,
     reset_postgres,
@@ -55,6 +56,7 @@ class TargetResult:
     expected: int = 0
     stored: tuple[int, int] | None = None
     slack_posts: int | None = None
+    cpu_ms: float | None = None
     error: str | None = None
 
     def figures(self) -> dict[str, Any]:
@@ -76,6 +78,8 @@ class TargetResult:
             out |= {"stored_rows": self.stored[0], "stored_distinct": self.stored[1]}
         if self.slack_posts is not None:
             out["slack_posts"] = self.slack_posts
+        if self.cpu_ms is not None:
+            out["server_cpu_ms_per_request"] = round(self.cpu_ms, 3)
         return out
 
 
@@ -129,7 +133,11 @@ def run_target(
             warm = intake.sign(secret, f"{run}w", warm_bodies)
             run_load(url, warm, args.concurrency, deadline.left())
             measured = intake.sign(secret, run, bodies)
+            cpu_before = cpu_seconds(proc.pid)
             result.load = run_load(url, measured, args.concurrency, deadline.left())
+            cpu_after = cpu_seconds(proc.pid)
+            if cpu_before is not None and cpu_after is not None:
+                result.cpu_ms = (cpu_after - cpu_before) * 1000 / args.requests
             prefix = intake.stored_prefix(run)
             result.stored = wait_stored(db, target.table, prefix, args.requests, deadline)
             if slack is not None and hasattr(slack, "calls_to"):
@@ -153,6 +161,8 @@ def target_line(result: TargetResult) -> str:
         f"p99 {load.percentile(99):6.1f}  max {max(load.latencies_ms):6.1f} ms  "
         f"non-2xx: {non_2xx}"
     )
+    if result.cpu_ms is not None:
+        line += f"  server CPU {result.cpu_ms:.2f} ms/req"
     if result.error:
         line += f"\n       error: {result.error}"
     return line
