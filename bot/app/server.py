@@ -20,7 +20,7 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
 from bot.app import metrics
@@ -39,7 +39,7 @@ from bot.services.workflow import Workflow
 from handlers.account_webhook import EVENTS_PATH, OLD_EVENTS_PATH, account_route
 from handlers.directory_webhook import accounts_route, touchpoints_route
 from handlers.listeners import register_listeners
-from handlers.platform_webhook import platform_route
+from handlers.platform_webhook import PLATFORM_PREFIX, platform_route
 from handlers.slack_events import slack_router
 from handlers.survey_webhook import survey_route
 from storage.db import create_db_engine, migrate, ping
@@ -243,8 +243,8 @@ def create_app(
         app.router.routes.append(account_route(secret=secret, engine=services.engine, path=path))
     app.router.routes.append(accounts_route(secret=secret, token=token, engine=services.engine))
     app.router.routes.append(touchpoints_route(secret=secret, token=token, engine=services.engine))
-    if services.platforms is not None:
-        app.router.routes.append(platform_route(services.platforms))
+    platforms = platform_route(services.platforms) if services.platforms is not None else None
+    app.router.routes.extend([platforms] if platforms is not None else [])
     if not services.settings.socket_mode:
         app.include_router(
             slack_router(services.bolt, signing_secret=services.settings.slack_signing_secret or "")
@@ -281,23 +281,33 @@ def create_app(
             status_code=503 if outbox.degraded else 200,
         )
 
-    return metrics.RequestMetrics(IntakeFastPath(app, intake))
+    return metrics.RequestMetrics(IntakeFastPath(app, intake, platforms))
 
 
 class IntakeFastPath:
-    """The ASGI entry point: survey webhooks go straight to their route, the rest to FastAPI.
+    """The ASGI entry point: survey webhooks go straight to their routes, the rest to FastAPI.
 
-    Intake is the one path that takes thousands of requests a second; skipping FastAPI's
-    middleware layers there is a measurable share of the per-request cost.
+    Intake is the one path that takes thousands of requests a second, from nps-bot's own
+    webhook and from the survey platforms'; skipping FastAPI's middleware layers there is a
+    measurable share of the per-request cost.
     """
 
-    def __init__(self, api: FastAPI, intake: Route) -> None:
+    def __init__(self, api: FastAPI, intake: Route, platforms: Route | None = None) -> None:
         self.api = api
         self.intake = intake
+        self.platforms = platforms
         self.state = api.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == self.intake.path:
-            await self.intake.handle(scope, receive, send)
-        else:
-            await self.api(scope, receive, send)
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path == self.intake.path:
+                await self.intake.handle(scope, receive, send)
+                return
+            if self.platforms is not None and path.startswith(PLATFORM_PREFIX):
+                match, child = self.platforms.matches(scope)
+                if match is not Match.NONE:  # PARTIAL: a method the route refuses, so 405
+                    scope.update(child)
+                    await self.platforms.handle(scope, receive, send)
+                    return
+        await self.api(scope, receive, send)
