@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 import aiohttp
 import psycopg
 
-from bench.intake import (
+from bench.harness import (
     DEFAULT_POSTGRES_URL,
     SURVEY_PATH,
     BenchError,

@@ -1,13 +1,16 @@
 """The floor: the least a correct survey intake can do, to measure the real server against.
 
-One Starlette route verifies the Standard Webhooks signature, inserts the raw body as one row
-and commits before answering 202. The database work runs inline on the event loop over a single
-connection, so requests are written one at a time.
+One Starlette route verifies the signature (Standard Webhooks, or Typeform's with `--platform
+typeform`), inserts the response id and raw body as one row and commits before answering 202.
+The database work runs inline on the event loop over a single connection, so requests are
+written one at a time.
 """
 
 from __future__ import annotations
 
 import argparse
+import hmac
+import json
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +25,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+
+from bench.platforms import INTAKES, TYPEFORM_SOURCE, typeform_signature
 
 TABLE = "floor_response"
 CREATE_TABLE = (
@@ -74,20 +79,9 @@ def open_postgres(url: str) -> tuple[Insert, Callable[[], None]]:
     return insert, conn.close
 
 
-def build_app(database_url: str, secret: str) -> Starlette:
-    """The floor app, storing into `database_url` and verifying with `secret`."""
+def _native_route(secret: str, state: dict[str, Insert]) -> Route:
+    """`POST /webhooks/survey`: Standard Webhooks signature, then the body's `response_id`."""
     webhook = Webhook(secret)
-    state: dict[str, Insert] = {}
-
-    @asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        path = sqlite_path(database_url)
-        insert, close = open_sqlite(path) if path else open_postgres(database_url)
-        state["insert"] = insert
-        try:
-            yield
-        finally:
-            close()
 
     async def survey(request: Request) -> Response:
         body = await request.body()
@@ -101,11 +95,54 @@ def build_app(database_url: str, secret: str) -> Starlette:
         state["insert"](response_id, body.decode())
         return JSONResponse({"response_id": response_id}, status_code=202)
 
+    return Route(INTAKES["native"].path, survey, methods=["POST"])
+
+
+def _typeform_route(secret: str, state: dict[str, Insert]) -> Route:
+    """`POST /webhooks/survey/typeform`: `Typeform-Signature`, then `form_response.token`."""
+
+    async def survey(request: Request) -> Response:
+        body = await request.body()
+        given = request.headers.get("typeform-signature", "")
+        if not hmac.compare_digest(given.encode(), typeform_signature(secret, body).encode()):
+            return JSONResponse({"error": "invalid signature"}, status_code=401)
+        try:
+            payload: Any = json.loads(body)
+        except ValueError:
+            return JSONResponse({"error": "not JSON"}, status_code=400)
+        form = payload.get("form_response") if isinstance(payload, dict) else None
+        token = form.get("token") if isinstance(form, dict) else None
+        if not isinstance(token, str) or not token:
+            return JSONResponse({"error": "form_response.token missing"}, status_code=422)
+        response_id = f"{TYPEFORM_SOURCE}:{token}"
+        state["insert"](response_id, body.decode())
+        return JSONResponse({"response_id": response_id}, status_code=202)
+
+    return Route(INTAKES["typeform"].path, survey, methods=["POST"])
+
+
+ROUTES = {"native": _native_route, "typeform": _typeform_route}
+
+
+def build_app(database_url: str, secret: str, platform: str = "native") -> Starlette:
+    """The floor app for one intake, storing into `database_url` and verifying with `secret`."""
+    state: dict[str, Insert] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        path = sqlite_path(database_url)
+        insert, close = open_sqlite(path) if path else open_postgres(database_url)
+        state["insert"] = insert
+        try:
+            yield
+        finally:
+            close()
+
     async def healthz(_request: Request) -> Response:
         return PlainTextResponse("ok")
 
     routes = [
-        Route("/webhooks/survey", survey, methods=["POST"]),
+        ROUTES[platform](secret, state),
         Route("/healthz", healthz, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
@@ -117,12 +154,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--db", required=True, help="sqlite:///PATH or postgresql://...")
+    parser.add_argument("--platform", choices=sorted(ROUTES), default="native")
     args = parser.parse_args(argv)
-    secret = os.environ.get("SURVEY_WEBHOOK_SECRET")
+    secret_env = INTAKES[args.platform].secret_env
+    secret = os.environ.get(secret_env)
     if not secret:
-        parser.error("SURVEY_WEBHOOK_SECRET must be set")
+        parser.error(f"{secret_env} must be set")
     uvicorn.run(
-        build_app(args.db, secret),
+        build_app(args.db, secret, args.platform),
         host=args.host,
         port=args.port,
         loop="uvloop",

@@ -6,178 +6,45 @@ Run as `python -m bench.intake`; see bench/README.md for what it measures and th
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 import math
-import os
 import secrets
 import shlex
 import signal
-import socket
-import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
 
 from bench.floor import TABLE as FLOOR_TABLE
-from bench.floor import psycopg_conninfo
-from bench.load import LoadResult, build_bodies, run_load, sign_all
+from bench.harness import (
+    DEFAULT_POSTGRES_URL,
+    BenchError,
+    Database,
+    Deadline,
+    base_env,
+    cpu_seconds,
+    free_port,
+    log_tail,
+    reset_postgres,
+    server_process,
+    wait_healthy,
+)
+from bench.load import LoadResult, run_load
+from bench.platforms import INTAKES, Intake, native_secret
 from tests.fake_slack import FakeSlack
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/nps_bench"
 APP_TABLE = "survey_response"
 WARMUP_REQUESTS = 200
-HEALTH_TIMEOUT_S = 30.0
-STOP_GRACE_S = 5.0
 SETTLE_S = 5.0
 TARGET_RATIO = 0.8
 TARGET_P99_MS = 100.0
-SURVEY_PATH = "/webhooks/survey"
-
-
-class BenchError(RuntimeError):
-    """A target could not be benchmarked; the message says why."""
-
-
-class Deadline:
-    """The time left for the whole benchmark."""
-
-    def __init__(self, seconds: float) -> None:
-        self.ends = time.monotonic() + seconds
-
-    def left(self, cap: float | None = None) -> float:
-        """Seconds left, at most `cap`; TimeoutError once none are."""
-        left = self.ends - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("the benchmark ran out of time (--timeout)")
-        return left if cap is None else min(left, cap)
-
-
-@dataclass(frozen=True)
-class Database:
-    """Where a target stores responses: a SQLAlchemy-style URL and its backend."""
-
-    backend: str
-    url: str
-
-    def count_stored(self, table: str, prefix: str) -> tuple[int, int] | None:
-        """Rows and distinct response_ids starting with `prefix`; None if `table` is missing."""
-        query = (
-            f"SELECT count(*), count(DISTINCT response_id) FROM {table} "
-            "WHERE substr(response_id, 1, {n}) = {p}"
-        )
-        if self.backend == "sqlite":
-            path = self.url.removeprefix("sqlite:///")
-            if not Path(path).exists():
-                return None
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-            try:
-                row = conn.execute(query.format(n=len(prefix), p="?"), (prefix,)).fetchone()
-            except sqlite3.OperationalError as exc:
-                if "no such table" in str(exc):
-                    return None
-                raise
-            finally:
-                conn.close()
-        else:
-            with psycopg.connect(psycopg_conninfo(self.url), connect_timeout=5) as conn:
-                try:
-                    row = conn.execute(query.format(n=len(prefix), p="%s"), (prefix,)).fetchone()
-                except psycopg.errors.UndefinedTable:
-                    return None
-        assert row is not None
-        return int(row[0]), int(row[1])
-
-
-def reset_postgres(url: str) -> None:
-    """Create the benchmark database if missing, then empty its public schema."""
-    parts = urlsplit(psycopg_conninfo(url))
-    name = parts.path.lstrip("/")
-    if "bench" not in name:
-        raise BenchError(f"refusing to drop the schema of database {name!r}: not a bench database")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    with psycopg.connect(psycopg_conninfo(url), autocommit=True, connect_timeout=5) as conn:
-        conn.execute("DROP SCHEMA public CASCADE")
-        conn.execute("CREATE SCHEMA public")
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _signal_group(proc: subprocess.Popen[bytes], signum: int) -> None:
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signum)
-
-
-@contextmanager
-def server_process(
-    command: list[str], env: dict[str, str], cwd: Path, log_path: Path
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `command` in its own process group; on exit SIGTERM it, then SIGKILL after 5 s."""
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            command,
-            env=env,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            yield proc
-        finally:
-            _signal_group(proc, signal.SIGTERM)
-            with suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=STOP_GRACE_S)
-            _signal_group(proc, signal.SIGKILL)
-            proc.wait(timeout=STOP_GRACE_S)
-
-
-def log_tail(path: Path, lines: int = 20) -> str:
-    """The last lines of a server log, indented."""
-    text = path.read_text(errors="replace") if path.exists() else ""
-    return "\n".join("    " + line for line in text.splitlines()[-lines:]) or "    (empty)"
-
-
-def wait_healthy(
-    proc: subprocess.Popen[bytes], base_url: str, log_path: Path, deadline: Deadline
-) -> None:
-    """Poll `GET /healthz` until it answers 200; BenchError if the server exits or stalls."""
-    ends = time.monotonic() + deadline.left(HEALTH_TIMEOUT_S)
-    while time.monotonic() < ends:
-        if proc.poll() is not None:
-            raise BenchError(f"exited with code {proc.returncode}:\n{log_tail(log_path)}")
-        try:
-            with urllib.request.urlopen(f"{base_url}/healthz", timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.1)
-    raise BenchError(f"/healthz did not answer 200 in time:\n{log_tail(log_path)}")
 
 
 @dataclass
@@ -189,6 +56,7 @@ class TargetResult:
     expected: int = 0
     stored: tuple[int, int] | None = None
     slack_posts: int | None = None
+    cpu_ms: float | None = None
     error: str | None = None
 
     def figures(self) -> dict[str, Any]:
@@ -210,6 +78,8 @@ class TargetResult:
             out |= {"stored_rows": self.stored[0], "stored_distinct": self.stored[1]}
         if self.slack_posts is not None:
             out["slack_posts"] = self.slack_posts
+        if self.cpu_ms is not None:
+            out["server_cpu_ms_per_request"] = round(self.cpu_ms, 3)
         return out
 
 
@@ -247,24 +117,28 @@ def run_target(
     slack: Any = None,
 ) -> TargetResult:
     """Start one server, warm it up, load it, count what it stored, and stop it."""
-    name, db = target.name, target.db
+    name, db, intake = target.name, target.db, INTAKES[args.platform]
     result = TargetResult(name, expected=args.requests)
     if db.backend == "postgres":
-        reset_postgres(db.url)
+        reset_postgres(db.url, any_name=args.reset_any_database)
     run = secrets.token_hex(4)
-    warm_bodies = build_bodies(f"{run}w", WARMUP_REQUESTS)
-    bodies = build_bodies(run, args.requests)
+    warm_bodies = intake.build(f"{run}w", WARMUP_REQUESTS)
+    bodies = intake.build(run, args.requests)
     base_url = f"http://127.0.0.1:{target.port}"
     log_path = workdir / f"{name}.log"
     try:
         with server_process(target.command, target.env, target.cwd, log_path) as proc:
             wait_healthy(proc, base_url, log_path, deadline)
-            url = base_url + SURVEY_PATH
-            warm = sign_all(secret, f"{run}w", warm_bodies)
+            url = base_url + intake.path
+            warm = intake.sign(secret, f"{run}w", warm_bodies)
             run_load(url, warm, args.concurrency, deadline.left())
-            measured = sign_all(secret, run, bodies)
+            measured = intake.sign(secret, run, bodies)
+            cpu_before = cpu_seconds(proc.pid)
             result.load = run_load(url, measured, args.concurrency, deadline.left())
-            prefix = f"bench-{run}-"
+            cpu_after = cpu_seconds(proc.pid)
+            if cpu_before is not None and cpu_after is not None:
+                result.cpu_ms = (cpu_after - cpu_before) * 1000 / args.requests
+            prefix = intake.stored_prefix(run)
             result.stored = wait_stored(db, target.table, prefix, args.requests, deadline)
             if slack is not None and hasattr(slack, "calls_to"):
                 result.slack_posts = len(slack.calls_to("chat.postMessage"))
@@ -273,24 +147,6 @@ def run_target(
     except BenchError as exc:
         result.error = str(exc)
     return result
-
-
-def base_env(secret: str, database_url: str, port: int) -> dict[str, str]:
-    """The server environment; empty values mask any `.env` setting of the same name."""
-    env = dict(os.environ)
-    env |= {
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "DATABASE_URL": database_url,
-        "SURVEY_WEBHOOK_SECRET": secret,
-        "SLACK_BOT_TOKEN": "xoxb-bench",
-        "SLACK_SIGNING_SECRET": "bench-signing-secret",
-        "SLACK_APP_TOKEN": "",
-        "NPS_BOT_CONFIG": "",
-        "LOG_LEVEL": "warning",
-        "PYTHONUNBUFFERED": "1",
-    }
-    return env
 
 
 def target_line(result: TargetResult) -> str:
@@ -305,6 +161,8 @@ def target_line(result: TargetResult) -> str:
         f"p99 {load.percentile(99):6.1f}  max {max(load.latencies_ms):6.1f} ms  "
         f"non-2xx: {non_2xx}"
     )
+    if result.cpu_ms is not None:
+        line += f"  server CPU {result.cpu_ms:.2f} ms/req"
     if result.error:
         line += f"\n       error: {result.error}"
     return line
@@ -359,8 +217,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=4000, help="measured requests")
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent workers")
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument(
+        "--platform", choices=sorted(INTAKES), default="native", help="the webhook to load"
+    )
     parser.add_argument("--only", choices=("floor", "app"), help="run one target only")
     parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES_URL, help="bench database")
+    parser.add_argument(
+        "--reset-any-database",
+        action="store_true",
+        help="let the benchmark wipe a --postgres-url database whose name lacks 'bench'",
+    )
     parser.add_argument(
         "--app-command",
         default=f"{Path(sys.executable).with_name('nps-bot')} serve",
@@ -395,9 +261,17 @@ product_channel = "C0PRODUCT"
 """
 
 
+def app_rules(intake: Intake) -> str:
+    """The app's rules file when loaded through `intake`."""
+    return BENCH_RULES + intake.rules
+
+
 def benchmark(args: argparse.Namespace, deadline: Deadline, workdir: Path) -> dict[str, Any]:
     """Run the selected targets in order, floor first, and return their results."""
-    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    intake = INTAKES[args.platform]
+    # The app always has a native webhook secret; the loaded intake's own secret signs the load
+    # (for the native intake it is that same variable).
+    native, secret = native_secret(), intake.new_secret()
     results: dict[str, TargetResult] = {}
     for name in ("floor", "app"):
         if args.only not in (None, name):
@@ -408,9 +282,10 @@ def benchmark(args: argparse.Namespace, deadline: Deadline, workdir: Path) -> di
             db = Database("sqlite", f"sqlite:///{workdir / filename}")
         else:
             db = Database("postgres", args.postgres_url)
-        env = base_env(secret, db.url, port)
+        env = base_env(native, db.url, port) | {intake.secret_env: secret}
         if name == "floor":
             command = [sys.executable, "-m", "bench.floor", "--port", str(port), "--db", db.url]
+            command += ["--platform", intake.name]
             target = Target(name, command, env, REPO, port, db, FLOOR_TABLE)
             results[name] = run_target(target, args, secret, workdir, deadline)
         else:
@@ -419,7 +294,7 @@ def benchmark(args: argparse.Namespace, deadline: Deadline, workdir: Path) -> di
                 app_dir = workdir / "app"
                 app_dir.mkdir()
                 rules = app_dir / "nps-bot.toml"
-                rules.write_text(BENCH_RULES)
+                rules.write_text(app_rules(intake))
                 env["NPS_BOT_CONFIG"] = str(rules)
                 command = shlex.split(args.app_command)
                 target = Target(name, command, env, app_dir, port, db, APP_TABLE)
@@ -428,30 +303,8 @@ def benchmark(args: argparse.Namespace, deadline: Deadline, workdir: Path) -> di
     return results
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark, print figures and verdicts; exit 1 on a failed check with --strict."""
-    args = parse_args(argv)
-    deadline = Deadline(args.timeout)
-    for signum in (signal.SIGTERM, signal.SIGALRM):
-        signal.signal(signum, _on_signal)
-    signal.alarm(math.ceil(args.timeout) + 10)
-    print(
-        f"intake benchmark: {args.database}, {args.requests} requests, "
-        f"concurrency {args.concurrency}, warm-up {WARMUP_REQUESTS}",
-        flush=True,
-    )
-    try:
-        with tempfile.TemporaryDirectory(prefix="nps-bench-") as tmp:
-            results = benchmark(args, deadline, Path(tmp))
-            print()
-            for result in results.values():
-                print(stored_line(result))
-    except (TimeoutError, BenchError, psycopg.OperationalError) as exc:
-        print(f"benchmark aborted: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        signal.alarm(0)
-
+def report(args: argparse.Namespace, results: dict[str, TargetResult]) -> bool:
+    """Print the ratio and verdicts, write `--json` if asked; True when a check failed."""
     floor, app = results.get("floor"), results.get("app")
     ratio = None
     if floor and app and floor.load and app.load and floor.load.throughput > 0:
@@ -466,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         figures = {
             "database": args.database,
+            "platform": args.platform,
             "requests": args.requests,
             "concurrency": args.concurrency,
             "warmup": WARMUP_REQUESTS,
@@ -474,7 +328,33 @@ def main(argv: list[str] | None = None) -> int:
             "checks": [{"check": c, "passed": p, "detail": d} for c, p, d in checks],
         }
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    failed = any(passed is False for _, passed, _ in checks)
+    return any(passed is False for _, passed, _ in checks)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark, print figures and verdicts; exit 1 on a failed check with --strict."""
+    args = parse_args(argv)
+    deadline = Deadline(args.timeout)
+    for signum in (signal.SIGTERM, signal.SIGALRM):
+        signal.signal(signum, _on_signal)
+    signal.alarm(math.ceil(args.timeout) + 10)
+    print(
+        f"intake benchmark: {args.platform} webhook, {args.database}, {args.requests} requests, "
+        f"concurrency {args.concurrency}, warm-up {WARMUP_REQUESTS}",
+        flush=True,
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="nps-bench-") as tmp:
+            results = benchmark(args, deadline, Path(tmp))
+            print()
+            for result in results.values():
+                print(stored_line(result))
+    except (TimeoutError, BenchError, psycopg.OperationalError) as exc:
+        print(f"benchmark aborted: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        signal.alarm(0)
+    failed = report(args, results)
     return 1 if args.strict and failed else 0
 
 

@@ -642,7 +642,7 @@ def main(argv: list[str] | None = None) -> int:
             url = f"sqlite:///{Path(tmp) / 'reports.db'}"
         else:
             # Imported here: the measuring process stays free of the intake bench's imports.
-            from bench.intake import DEFAULT_POSTGRES_URL, reset_postgres
+            from bench.harness import DEFAULT_POSTGRES_URL, reset_postgres
 
             url = args.postgres_url or DEFAULT_POSTGRES_URL
             reset_postgres(url)

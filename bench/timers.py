@@ -19,7 +19,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench.intake import DEFAULT_POSTGRES_URL, reset_postgres
+from bench.harness import DEFAULT_POSTGRES_URL, reset_postgres
 from bot.config.rules import rules_from_mapping
 from bot.services.timers import Timers
 from storage.db import create_db_engine, migrate

@@ -30,6 +30,9 @@ from handlers.signed import ANSWER_WITHIN, busy, error, read_body
 
 log = logging.getLogger(__name__)
 
+PLATFORM_PREFIX = "/webhooks/survey/"
+"""Every source's path starts here: `/webhooks/survey/<source>`."""
+
 
 def platform_route(intake: PlatformIntake) -> Route:
     """One route for every configured source; an unknown source name is 404."""
@@ -44,7 +47,7 @@ def platform_route(intake: PlatformIntake) -> Route:
         body = await read_body(request)
         if isinstance(body, JSONResponse):
             return body
-        headers = {k.lower(): v for k, v in request.headers.items()}
+        headers = request.headers  # each adapter reads it case-insensitively, as it must
         try:
             source.platform.verify(
                 body=body,
@@ -66,7 +69,7 @@ def platform_route(intake: PlatformIntake) -> Route:
             return error(422, f"not a {source.platform.name} delivery", fields=fields)
         return await _accept(intake, name, delivery)
 
-    return Route("/webhooks/survey/{source:str}", platform_webhook, methods=["POST", "HEAD"])
+    return Route(PLATFORM_PREFIX + "{source:str}", platform_webhook, methods=["POST", "HEAD"])
 
 
 async def _accept(intake: PlatformIntake, name: str, delivery: object) -> Response:

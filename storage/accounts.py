@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from storage.intake import AccountData, AccountFacts, CustomerData
 from storage.models import Account, AccountDomain, Customer
-from storage.sql import Bulk, insert_missing, upsert, writing
+from storage.sql import Bulk, upsert, writing
 
 ACCOUNT = Account.__table__
 DOMAIN = AccountDomain.__table__
@@ -116,20 +116,29 @@ def domain_of(email: str) -> str:
     return email.rsplit("@", 1)[-1].strip().lower()
 
 
+# Built once: the writer looks emails up in every batch of platform answers.
+_EMAIL = sa.func.lower(CUSTOMER.c.email)
+CUSTOMERS_BY_EMAIL = (
+    sa.select(_EMAIL, CUSTOMER.c.id, CUSTOMER.c.account_id)
+    .where(_EMAIL.in_(sa.bindparam("emails", expanding=True)))
+    .order_by(CUSTOMER.c.id)
+)
+ACCOUNTS_BY_DOMAIN = sa.select(DOMAIN.c.domain, DOMAIN.c.account_id).where(
+    DOMAIN.c.domain.in_(sa.bindparam("domains", expanding=True))
+)
+
+
 def match_emails(conn: sa.Connection, emails: Iterable[str]) -> dict[str, Match]:
     """The account of each email: a known customer's first, else the directory's domain."""
     wanted = sorted({e.strip().lower() for e in emails if e and "@" in e})
     if not wanted:
         return {}
-    email = sa.func.lower(CUSTOMER.c.email)
     found: dict[str, Match] = {}
-    customers = sa.select(email, CUSTOMER.c.id, CUSTOMER.c.account_id).where(email.in_(wanted))
-    for address, customer_id, account_id in conn.execute(customers.order_by(CUSTOMER.c.id)):
+    for address, customer_id, account_id in conn.execute(CUSTOMERS_BY_EMAIL, {"emails": wanted}):
         found.setdefault(address, Match(account_id, customer_id, "customer"))
-    domains = {domain_of(e) for e in wanted if e not in found}
+    domains = sorted({domain_of(e) for e in wanted if e not in found})
     if domains:
-        query = sa.select(DOMAIN.c.domain, DOMAIN.c.account_id).where(DOMAIN.c.domain.in_(domains))
-        by_domain = dict(conn.execute(query).all())
+        by_domain = dict(conn.execute(ACCOUNTS_BY_DOMAIN, {"domains": domains}).all())
         for address in wanted:
             if address not in found and domain_of(address) in by_domain:
                 found[address] = Match(by_domain[domain_of(address)], None, "domain")
@@ -159,6 +168,13 @@ ACCOUNT_UPSERT = """ ON CONFLICT (id) DO UPDATE SET
     plan = COALESCE(excluded.plan, account.plan),
     renewal_date = COALESCE(excluded.renewal_date, account.renewal_date)"""
 
+
+# A row a response only names is created once; an existing one is left as it is. Like the
+# upserts, a driver-level multi-row INSERT: the writer runs one per batch.
+INSERT_MISSING = " ON CONFLICT (id) DO NOTHING"
+ACCOUNT_FACTS = sa.select(ACCOUNT.c.id, ACCOUNT.c.arr, ACCOUNT.c.owner).where(
+    ACCOUNT.c.id.in_(sa.bindparam("ids", expanding=True))
+)
 
 CUSTOMER_UPSERT = """ ON CONFLICT (id) DO UPDATE SET
     account_id = excluded.account_id,
@@ -198,32 +214,23 @@ def ensure_accounts(
 ) -> AccountFacts:
     """Accounts a response only names: created when unknown, never changed; their facts."""
     wanted = _last_by_id(accounts)
-    rows = [{"id": a.id, "name": a.name, "created_at": now, "updated_at": now} for a in wanted]
-    insert_missing(conn, ACCOUNT, rows, key=("id",))
     if not wanted:
         return {}
-    query = sa.select(ACCOUNT.c.id, ACCOUNT.c.arr, ACCOUNT.c.owner).where(
-        ACCOUNT.c.id.in_([a.id for a in wanted])
-    )
-    return {account_id: (arr, owner) for account_id, arr, owner in conn.execute(query)}
+    rows = [(a.id, a.name, now, now) for a in wanted]
+    columns = ("id", "name", "created_at:t", "updated_at:t")
+    Bulk(conn).insert("account", columns, rows, INSERT_MISSING)
+    facts = conn.execute(ACCOUNT_FACTS, {"ids": [a.id for a in wanted]})
+    return {account_id: (arr, owner) for account_id, arr, owner in facts}
 
 
 def ensure_customers(
     conn: sa.Connection, customers: Iterable[CustomerData], *, now: datetime
 ) -> None:
     """Respondents a platform names: created when unknown; a known customer keeps their row."""
-    rows = [
-        {
-            "id": c.id,
-            "account_id": c.account_id,
-            "name": c.name,
-            "email": c.email,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for c in _last_by_id(customers)
-    ]
-    insert_missing(conn, CUSTOMER, rows, key=("id",))
+    rows = [(c.id, c.account_id, c.name, c.email, now, now) for c in _last_by_id(customers)]
+    if rows:
+        columns = ("id", "account_id", "name", "email", "created_at:t", "updated_at:t")
+        Bulk(conn).insert("customer", columns, rows, INSERT_MISSING)
 
 
 def upsert_customers(

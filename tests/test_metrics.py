@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from slack_sdk import WebClient
 
 from bot.app import metrics
+from bot.app.scrape import OUTBOX, DatabaseGauges
 from bot.app.server import create_app
 from bot.app.wiring import build_services
 from bot.config.rules import rules_from_mapping
@@ -223,7 +224,7 @@ def test_a_broken_database_reads_as_down_and_counts_the_error(tmp_path):
     before = metrics.EVENTS.get_sample_value(
         "nps_bot_database_errors_total", {"error": "OperationalError"}
     )
-    gauges = {m.name: m for m in metrics.DatabaseGauges(engine, lambda: None).collect()}
+    gauges = {m.name: m for m in DatabaseGauges(engine, lambda: None).collect()}
     assert [s.value for s in gauges["nps_bot_database_up"].samples] == [0]
     assert "nps_bot_outbox_messages" not in gauges
     after = metrics.EVENTS.get_sample_value(
@@ -233,7 +234,7 @@ def test_a_broken_database_reads_as_down_and_counts_the_error(tmp_path):
 
 
 def test_an_overdue_step_shows_its_age(engine):
-    gauges = metrics.DatabaseGauges(engine, lambda: timedelta(minutes=3))
+    gauges = DatabaseGauges(engine, lambda: timedelta(minutes=3))
     found = {m.name: m.samples for m in gauges.collect()}
     assert [s.value for s in found["nps_bot_escalation_overdue_seconds"]] == [180.0]
     depth = {tuple(s.labels.values()): s.value for s in found["nps_bot_outbox_messages"]}
@@ -289,4 +290,4 @@ def test_slack_connection_errors_are_counted_without_a_retry_of_their_own():
 
 
 def test_the_metrics_module_reads_the_outbox_table_it_names(engine):
-    assert metrics.OUTBOX.name in sa.inspect(engine).get_table_names()
+    assert OUTBOX.name in sa.inspect(engine).get_table_names()

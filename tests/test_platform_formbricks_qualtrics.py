@@ -109,6 +109,8 @@ def test_formbricks_created_updated_finished_are_one_case(app, fake_slack):
         codes.append(
             app.post("/webhooks/survey/formbricks", content=body, headers=headers).status_code
         )
+        if i == 0:  # the card is out before the answer changes, so each change updates it
+            fake_slack.wait_for("chat.postMessage", count=1)
     assert codes == [202, 200, 200]
     [case] = cases(app)
     assert case.response_id == "formbricks:clresponse0000000000001" and case.score == 6

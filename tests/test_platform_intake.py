@@ -149,6 +149,13 @@ def test_a_forged_or_unsigned_delivery_stores_nothing(app):
     assert app.head("/webhooks/survey/sm").status_code == 200
 
 
+def test_the_platform_paths_refuse_other_methods_and_deeper_paths(app):
+    refused = app.get("/webhooks/survey/typeform-nps")
+    assert refused.status_code == 405
+    assert set(refused.headers["allow"].split(", ")) == {"POST", "HEAD"}
+    assert app.post("/webhooks/survey/typeform-nps/extra", content=b"{}").status_code == 404
+
+
 def test_a_body_not_of_the_platforms_shape_is_422_naming_what_is_missing(app):
     broken = copy.deepcopy(TYPEFORM)
     del broken["form_response"]["token"]

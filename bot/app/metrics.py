@@ -7,17 +7,15 @@ replica, so alert rules take `max` of them rather than `sum`.
 
 from __future__ import annotations
 
-import hmac
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from apscheduler import events
 from apscheduler.schedulers.base import BaseScheduler
-from fastapi import APIRouter, Request, Response
 from prometheus_client import (
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
@@ -27,19 +25,15 @@ from prometheus_client import (
     Gauge,
     Histogram,
     disable_created_metrics,
-    generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
 from slack_sdk import WebClient
 from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
-from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.domain.vocabulary import DeliveryKind, OutboxStatus
-from storage.models import OutboxMessage
+from bot.domain.vocabulary import DeliveryKind
 
 disable_created_metrics()  # no `_created` twin for every counter series
 # The text format every Prometheus since 2.0 reads; the names here need none of 1.0.0's escaping.
@@ -122,7 +116,14 @@ DATABASE_ERRORS = Counter(
     registry=EVENTS,
 )
 
-SOURCES = {"/webhooks/survey": "survey", "/webhooks/account": "account", "/slack/events": "slack"}
+SOURCES = {
+    "/webhooks/survey": "survey",
+    "/webhooks/account": "account",
+    "/webhooks/account-events": "account",
+    "/webhooks/accounts": "directory",
+    "/webhooks/touchpoints": "touchpoints",
+    "/slack/events": "slack",
+}
 OUTCOMES = ("sent", "failed", "deferred", "skipped")
 for _kind in DeliveryKind:
     for _outcome in OUTCOMES:
@@ -238,15 +239,18 @@ def watch_slack(client: WebClient) -> None:
 class RequestMetrics:
     """ASGI middleware: the answer code and latency of every webhook and Slack request."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, survey_sources: Iterable[str] = ()) -> None:
         self.app = app
         self.state = getattr(app, "state", None)
+        # A survey platform's path is labelled by its configured source only: a path nobody
+        # configured adds no series.
+        self.paths = {**SOURCES, **{f"/webhooks/survey/{n}": n for n in survey_sources}}
         # Label lookups take a lock each; the intake path keeps the series it has used.
-        self._timers = {source: REQUEST_SECONDS.labels(source) for source in SOURCES.values()}
+        self._timers = {source: REQUEST_SECONDS.labels(source) for source in self.paths.values()}
         self._counters: dict[tuple[str, int], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        source = SOURCES.get(scope["path"]) if scope["type"] == "http" else None
+        source = self.paths.get(scope["path"]) if scope["type"] == "http" else None
         if source is None:
             await self.app(scope, receive, send)
             return
@@ -270,126 +274,3 @@ class RequestMetrics:
 
 
 # --- gauges read from the database at scrape time -----------------------------------------
-
-OUTBOX = OutboxMessage.__table__
-OPEN = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value, OutboxStatus.FAILED.value)
-
-
-def _age(now: datetime, then: datetime | None) -> float:
-    return max(0.0, (now - then).total_seconds()) if then else 0.0
-
-
-class DatabaseGauges:
-    """Outbox depth and age by state and kind, and overdue escalation steps, read per scrape."""
-
-    def __init__(self, engine: sa.Engine, overdue: Callable[[], timedelta | None]) -> None:
-        self.engine = engine
-        self.overdue = overdue
-
-    def _outbox(self, now: datetime) -> list[Any]:
-        due = OUTBOX.c.next_attempt_at <= now
-        query = (
-            sa.select(
-                OUTBOX.c.status,
-                OUTBOX.c.kind,
-                sa.func.count(),
-                sa.func.min(OUTBOX.c.created_at),
-                sa.func.sum(sa.case((due, 1), else_=0)),
-                sa.func.min(sa.case((due, OUTBOX.c.next_attempt_at), else_=None)),
-            )
-            .where(OUTBOX.c.status.in_(OPEN))
-            .group_by(OUTBOX.c.status, OUTBOX.c.kind)
-        )
-        with self.engine.connect() as conn:
-            return list(conn.execute(query))
-
-    def collect(self) -> Iterator[Metric]:
-        up = GaugeMetricFamily("nps_bot_database_up", "1 when the database answered this scrape")
-        now = datetime.now(UTC)
-        try:
-            rows = self._outbox(now)
-            overdue = self.overdue()
-        except sa.exc.SQLAlchemyError:
-            up.add_metric([], 0)
-            yield up
-            return
-        up.add_metric([], 1)
-        yield up
-        yield from _outbox_families(rows, now)
-        yield GaugeMetricFamily(
-            "nps_bot_escalation_overdue_seconds",
-            "How long the oldest escalation step has been due but not fired, past two ticks "
-            "of grace; 0 while the timers keep up",
-            value=overdue.total_seconds() if overdue else 0.0,
-        )
-
-
-def _outbox_families(rows: list[Any], now: datetime) -> Iterator[Metric]:
-    depth = GaugeMetricFamily(
-        "nps_bot_outbox_messages",
-        "Outbox rows not yet delivered, by state (pending, sending, failed) and kind",
-        labels=["status", "kind"],
-    )
-    oldest = GaugeMetricFamily(
-        "nps_bot_outbox_oldest_age_seconds",
-        "Age of the oldest outbox row in each state and kind",
-        labels=["status", "kind"],
-    )
-    due = GaugeMetricFamily(
-        "nps_bot_outbox_due_messages",
-        "Pending outbox rows whose next attempt is due now, by kind",
-        labels=["kind"],
-    )
-    waiting = GaugeMetricFamily(
-        "nps_bot_outbox_oldest_due_seconds",
-        "How long the longest-waiting due pending row has been due, by kind",
-        labels=["kind"],
-    )
-    found = {(row[0], row[1]): row for row in rows}
-    for kind in sorted({k.value for k in DeliveryKind} | {row[1] for row in rows}):
-        for status in OPEN:
-            row = found.get((status, kind))
-            depth.add_metric([status, kind], row[2] if row else 0)
-            oldest.add_metric([status, kind], _age(now, row[3]) if row else 0.0)
-        pending = found.get((OutboxStatus.PENDING.value, kind))
-        due.add_metric([kind], (pending[4] or 0) if pending else 0)
-        waiting.add_metric([kind], _age(now, pending[5]) if pending else 0.0)
-    yield from (depth, oldest, due, waiting)
-
-
-def registry_for(engine: sa.Engine, overdue: Callable[[], timedelta | None]) -> CollectorRegistry:
-    """What one app exposes: this process's event metrics and its database's gauges."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(EVENTS)  # a registry is a collector of its own metrics
-    registry.register(DatabaseGauges(engine, overdue))
-    return registry
-
-
-def router(registry: CollectorRegistry, *, token: str | None) -> APIRouter:
-    """`GET /metrics` in the Prometheus text format; with a token set, only for its bearer."""
-    routes = APIRouter()
-    expected = f"Bearer {token}".encode() if token else None
-
-    @routes.get(
-        "/metrics",
-        response_class=Response,
-        responses={
-            200: {"content": {CONTENT_TYPE: {}}, "description": "The metrics"},
-            401: {"description": "METRICS_TOKEN is set and the bearer token is missing or wrong"},
-        },
-        summary="Prometheus metrics",
-    )
-    async def metrics(request: Request) -> Response:
-        if expected is not None:
-            given = request.headers.get("authorization", "").encode()
-            if not hmac.compare_digest(given, expected):
-                return Response(
-                    "bearer token required\n",
-                    status_code=401,
-                    media_type="text/plain",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-        body = await run_in_threadpool(generate_latest, registry)
-        return Response(body, media_type=CONTENT_TYPE)
-
-    return routes

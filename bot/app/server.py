@@ -8,16 +8,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
-from starlette.routing import Route
+from starlette.routing import Match, Route
 from starlette.types import Receive, Scope, Send
 
 from bot.app import metrics
 from bot.app.health import health_router
 from bot.app.openapi import describe_webhooks
+from bot.app.scrape import registry_for, router
 from bot.app.wiring import Services
 from handlers.account_webhook import EVENTS_PATH, OLD_EVENTS_PATH, account_route
 from handlers.directory_webhook import accounts_route, touchpoints_route
-from handlers.platform_webhook import platform_route
+from handlers.platform_webhook import PLATFORM_PREFIX, platform_route
 from handlers.slack_events import slack_router
 from handlers.survey_webhook import survey_route
 
@@ -51,37 +52,48 @@ def create_app(
         app.router.routes.append(account_route(secret=secret, engine=services.engine, path=path))
     app.router.routes.append(accounts_route(secret=secret, token=token, engine=services.engine))
     app.router.routes.append(touchpoints_route(secret=secret, token=token, engine=services.engine))
-    if services.platforms is not None:
-        app.router.routes.append(platform_route(services.platforms))
+    platforms = platform_route(services.platforms) if services.platforms is not None else None
+    app.router.routes.extend([platforms] if platforms is not None else [])
     if not services.settings.socket_mode:
         app.include_router(
             slack_router(services.bolt, signing_secret=services.settings.slack_signing_secret or "")
         )
-    scrape = metrics.registry_for(services.engine, services.timers.oldest_overdue)
-    app.include_router(metrics.router(scrape, token=services.settings.metrics_token))
+    registry = registry_for(services.engine, services.timers.oldest_overdue)
+    app.include_router(router(registry, token=services.settings.metrics_token))
     describe_webhooks(app)
     if sandbox is not None:  # the sandbox's page and Slack stand-in, when running as one
         app.include_router(sandbox)
 
     app.include_router(health_router(services))
 
-    return metrics.RequestMetrics(IntakeFastPath(app, intake))
+    names = services.platforms.sources if services.platforms is not None else {}
+    return metrics.RequestMetrics(IntakeFastPath(app, intake, platforms), survey_sources=names)
 
 
 class IntakeFastPath:
-    """The ASGI entry point: survey webhooks go straight to their route, the rest to FastAPI.
+    """The ASGI entry point: survey webhooks go straight to their routes, the rest to FastAPI.
 
-    Intake is the one path that takes thousands of requests a second; skipping FastAPI's
-    middleware layers there is a measurable share of the per-request cost.
+    Intake is the one path that takes thousands of requests a second, from nps-bot's own
+    webhook and from the survey platforms'; skipping FastAPI's middleware layers there is a
+    measurable share of the per-request cost.
     """
 
-    def __init__(self, api: FastAPI, intake: Route) -> None:
+    def __init__(self, api: FastAPI, intake: Route, platforms: Route | None = None) -> None:
         self.api = api
         self.intake = intake
+        self.platforms = platforms
         self.state = api.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == self.intake.path:
-            await self.intake.handle(scope, receive, send)
-        else:
-            await self.api(scope, receive, send)
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path == self.intake.path:
+                await self.intake.handle(scope, receive, send)
+                return
+            if self.platforms is not None and path.startswith(PLATFORM_PREFIX):
+                match, child = self.platforms.matches(scope)
+                if match is not Match.NONE:  # PARTIAL: a method the route refuses, so 405
+                    scope.update(child)
+                    await self.platforms.handle(scope, receive, send)
+                    return
+        await self.api(scope, receive, send)
