@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
 from blocks.ids import CardAction, CardBlock
 from blocks.text import day, mention, money, quote, safe, slack_date, truncate
 from bot.domain.patterns import is_user_id
-from bot.domain.vocabulary import UNMATCHED_ACCOUNT, CaseStatus, Priority, Segment
+from bot.domain.vocabulary import UNMATCHED_ACCOUNT, CaseStatus, Priority, Reason, Segment
 from storage.case_view import CaseView
 
 if TYPE_CHECKING:
@@ -45,6 +45,12 @@ PRIORITY_ICON = {
     Priority.HIGH: ":small_red_triangle:",
     Priority.MEDIUM: ":small_orange_diamond:",
     Priority.LOW: ":small_blue_diamond:",
+}
+CALL_SUGGESTIONS = {
+    Segment.PASSIVE: ":telephone_receiver: *Suggested: a call.* A top-revenue Passive: "
+    "call to learn what would make it a 9 or 10, then log the insight.",
+    Segment.PROMOTER: ":chart_with_upwards_trend: *Suggested: an expansion call.* A "
+    "top-revenue Promoter: explore where else the product could help them.",
 }
 SECTION_LIMIT = 3000
 FIELD_LIMIT = 2000
@@ -208,6 +214,9 @@ def _routing_lines(view: CaseView) -> list[str]:
     reasons = [REASON_TEXT.get(r, r.replace("_", " ")) for r in case.reasons]
     if reasons:
         lines.append(safe("Flagged for: " + "; ".join(reasons), 500))
+    suggestion = CALL_SUGGESTIONS.get(case.segment)
+    if suggestion and Reason.TOP_REVENUE in case.reasons and case.status != CaseStatus.RESOLVED:
+        lines.append(suggestion)
     return lines
 
 
@@ -319,8 +328,14 @@ def _buttons(view: CaseView) -> list[ButtonElement]:
         return []
     value = str(case.id)
     if case.segment != Segment.DETRACTOR:
+        extra = (
+            ButtonElement(text="Log insight", action_id=CardAction.LOG_INSIGHT, value=value)
+            if case.segment == Segment.PASSIVE
+            else ButtonElement(text="Log advocacy", action_id=CardAction.LOG_ADVOCACY, value=value)
+        )
         return [
             ButtonElement(text="Log contact", action_id=CardAction.LOG_CONTACT, value=value),
+            extra,
             ButtonElement(text="Done", action_id=CardAction.DONE, value=value, style="primary"),
         ]
     unclaimed = (

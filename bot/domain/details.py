@@ -62,5 +62,17 @@ class OverdueDetail(TypedDict):
     due: str
 
 
+class InsightDetail(TypedDict):
+    theme: str
+    quick_win: str | None
+    notes: str | None
+
+
+class AdvocacyDetail(TypedDict):
+    kind: str
+    stage: str
+    notes: str | None
+
+
 class AnswerUpdatedDetail(TypedDict):
     fields: list[str]

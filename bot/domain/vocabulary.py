@@ -96,6 +96,8 @@ class Action(StrEnum):
     NUDGED = "nudged"
     OVERDUE = "overdue"
     ANSWER_UPDATED = "answer_updated"
+    INSIGHT_LOGGED = "insight_logged"
+    ADVOCACY_LOGGED = "advocacy_logged"
 
 
 class ContactMethod(StrEnum):
@@ -113,6 +115,24 @@ class ContactOutcome(StrEnum):
     REACHED = "reached"
     VOICEMAIL = "voicemail"
     NO_ANSWER = "no_answer"
+
+
+class AdvocacyKind(StrEnum):
+    """What a Promoter does for us."""
+
+    REVIEW = "review"
+    CASE_STUDY = "case_study"
+    TESTIMONIAL = "testimonial"
+    REFERRAL = "referral"
+    REFERENCE_CALL = "reference_call"
+
+
+class AdvocacyStage(StrEnum):
+    """How far an advocacy ask has come."""
+
+    ASKED = "asked"
+    AGREED = "agreed"
+    DONE = "done"
 
 
 class Handoff(StrEnum):

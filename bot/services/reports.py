@@ -11,11 +11,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from blocks import reports as views
+from blocks.advocacy_report import advocacy_blocks
 from bot.config.rules import Rules
 from bot.delivery.chart import weekly_chart_png
 from bot.delivery.slack import UserDirectory, Workspace
 from bot.domain.calendar import Calendar
 from bot.domain.periods import Period, last_month, parse_period
+from storage.advocacy import advocacy_counts
 from storage.digest import digest_counts, digest_rows
 from storage.kpi import kpi_summary, weekly_series
 from storage.open_cases import OpenCase
@@ -132,9 +134,9 @@ class Reports:
             now=now,
             monthly_cost=self.rules.kpi.monthly_cost,
         )
-        return Report(
-            views.kpi_text(summary, period.label), views.kpi_blocks(summary, label=period.label)
-        )
+        blocks = views.kpi_blocks(summary, label=period.label)
+        blocks += advocacy_blocks(advocacy_counts(self.engine, start=period.start, end=period.end))
+        return Report(views.kpi_text(summary, period.label), blocks)
 
     def rootcause(self, text: str) -> Report:
         """Root-cause themes with count, average score and ARR at risk (default: last month)."""
