@@ -21,7 +21,14 @@ from slack_sdk.models.blocks import (
 from blocks.ids import CardAction, CardBlock
 from blocks.text import day, mention, money, quote, safe, slack_date, truncate
 from bot.domain.patterns import is_user_id
-from bot.domain.vocabulary import UNMATCHED_ACCOUNT, CaseStatus, Priority, Reason, Segment
+from bot.domain.vocabulary import (
+    UNMATCHED_ACCOUNT,
+    CaseStatus,
+    Priority,
+    Reason,
+    Segment,
+    case_tags,
+)
 from storage.case_view import CaseView
 
 if TYPE_CHECKING:
@@ -214,6 +221,9 @@ def _routing_lines(view: CaseView) -> list[str]:
     reasons = [REASON_TEXT.get(r, r.replace("_", " ")) for r in case.reasons]
     if reasons:
         lines.append(safe("Flagged for: " + "; ".join(reasons), 500))
+    tags = case_tags(case.segment, case.recovery_score)
+    if tags:
+        lines.append("Tags: " + ", ".join(f"`{tag}`" for tag in tags))
     suggestion = CALL_SUGGESTIONS.get(case.segment)
     if suggestion and Reason.TOP_REVENUE in case.reasons and case.status != CaseStatus.RESOLVED:
         lines.append(suggestion)
@@ -248,7 +258,9 @@ def _status_section(view: CaseView, now: datetime) -> str:
     if items and case.status != CaseStatus.RESOLVED:
         lines.append(f"*Agreed actions:* {safe(items, 500)}")
     resurvey = case.resurvey_on
-    if case.status == CaseStatus.RESOLVED and isinstance(resurvey, date):
+    if case.recovery_score is not None:
+        lines.append(f"*Recovery:* {case.score} → {case.recovery_score}")
+    elif case.status == CaseStatus.RESOLVED and isinstance(resurvey, date):
         lines.append(f"*Re-survey:* {day(resurvey)}")
     return truncate("\n".join(lines), SECTION_LIMIT)
 

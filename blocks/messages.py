@@ -158,6 +158,7 @@ THREAD_LINES: dict[str, Line] = {
     Action.ANSWER_UPDATED: _answer_updated,
     Action.INSIGHT_LOGGED: playbook_lines.insight_logged,
     Action.ADVOCACY_LOGGED: playbook_lines.advocacy_logged,
+    Action.RECOVERED: playbook_lines.recovered,
 }
 
 

@@ -1,4 +1,4 @@
-"""Thread lines for the playbook's actions: insights and advocacy."""
+"""Thread lines for the playbook's actions: insights, advocacy and recoveries."""
 
 from __future__ import annotations
 
@@ -20,4 +20,12 @@ def advocacy_logged(by: str, detail: Mapping[str, Any]) -> str:
     stage = str(detail.get("stage") or "").strip()
     return f":star2: {by} logged advocacy: {safe(kind, 50)}" + (
         f" ({safe(stage, 20)})." if stage else "."
+    )
+
+
+def recovered(by: str, detail: Mapping[str, Any]) -> str:
+    """A re-survey answer: the score before and after."""
+    was, now = detail.get("score"), detail.get("recovery_score")
+    return (
+        f":chart_with_upwards_trend: Re-survey answered: {safe(str(was), 5)} → {safe(str(now), 5)}."
     )

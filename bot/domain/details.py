@@ -74,5 +74,11 @@ class AdvocacyDetail(TypedDict):
     notes: str | None
 
 
+class RecoveredDetail(TypedDict):
+    response_id: str
+    score: int
+    recovery_score: int
+
+
 class AnswerUpdatedDetail(TypedDict):
     fields: list[str]
