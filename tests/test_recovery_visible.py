@@ -63,9 +63,13 @@ def test_the_recovery_re_renders_the_card_and_dms_owner_and_cx_lead(make_client,
     wait_until(lambda: case_row(client, case_id).recovery_score == 9)
     wait_until(lambda: "3 \\u2192 9" in card_json(fake_slack, channel, ts))
     assert DETRACTOR_RECOVERY in card_json(fake_slack, channel, ts)
-    wait_until(lambda: dms_to(fake_slack, "U0CXLEAD") and dms_to(fake_slack, "U0ALICE"))
+
+    def recovery_dms(user: str) -> list[dict]:
+        return [m for m in dms_to(fake_slack, user) if "Re-survey" in m["text"]]
+
     for user in ("U0CXLEAD", "U0ALICE"):
-        [dm] = [m for m in dms_to(fake_slack, user) if "Re-survey" in m["text"]]
+        wait_until(lambda user=user: recovery_dms(user))
+        [dm] = recovery_dms(user)
         assert "3 → 9" in dm["text"]
     wait_until(
         lambda: any("Re-survey answered" in t for t in thread_lines(fake_slack, channel, ts))
