@@ -59,6 +59,8 @@ CALL_SUGGESTIONS = {
     Segment.PROMOTER: ":chart_with_upwards_trend: *Suggested: an expansion call.* A "
     "top-revenue Promoter: explore where else the product could help them.",
 }
+TEST_MARK = "TEST · "
+"""Leads a test response's card: it counts in no report."""
 SECTION_LIMIT = 3000
 FIELD_LIMIT = 2000
 HEADER_LIMIT = 150
@@ -116,8 +118,8 @@ def card_text(view: CaseView) -> str:
     """The short fallback shown in notifications: no comment text, customer text escaped."""
     case = view.case
     text = (
-        f"{case.segment.title()} {case.score}/10 from {safe(view.customer.name, 100)} "
-        f"({safe(view.account.name, 100)})"
+        f"{TEST_MARK if case.test else ''}{case.segment.title()} {case.score}/10 from "
+        f"{safe(view.customer.name, 100)} ({safe(view.account.name, 100)})"
     )
     if case.status == CaseStatus.RESOLVED:
         text += " · resolved"
@@ -141,8 +143,8 @@ def card_blocks(
             block_id=CardBlock.HEADER,
             text=PlainTextObject(
                 text=truncate(
-                    f"{SEGMENT_ICON.get(case.segment, '')} {case.segment.title()} · "
-                    f"{case.score}/10 · {view.account.name}".strip(),
+                    f"{TEST_MARK if case.test else ''}{SEGMENT_ICON.get(case.segment, '')} "
+                    f"{case.segment.title()} · {case.score}/10 · {view.account.name}".strip(),
                     HEADER_LIMIT,
                 ),
                 emoji=True,

@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from bot.domain.vocabulary import Action, AdvocacyKind, AdvocacyStage
-from storage.measures import check_period
+from storage.measures import CASE, check_period, counted
 from storage.models import Activity
 
 ACTIVITY = Activity.__table__
@@ -36,6 +36,7 @@ def advocacy_counts(engine: sa.Engine, *, start: datetime, end: datetime) -> Adv
         sa.select(kind, stage, sa.func.count(sa.distinct(ACTIVITY.c.case_id)))
         .where(
             ACTIVITY.c.action == Action.ADVOCACY_LOGGED.value,
+            ACTIVITY.c.case_id.in_(sa.select(CASE.c.id).where(counted())),
             ACTIVITY.c.at >= start,
             ACTIVITY.c.at < end,
         )

@@ -86,6 +86,7 @@ def export_cases(engine: sa.Engine, *, chunk: int = 2000) -> Iterator[dict[str, 
         )
         .join(RESPONSE, RESPONSE.c.response_id == CASE.c.response_id)
         .join(ACCOUNT, ACCOUNT.c.id == CASE.c.account_id)
+        .where(CASE.c.test.is_(False))
         .order_by(CASE.c.id)
     )
     with engine.connect() as conn:
