@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from bot.domain.details import RecoveredDetail
-from bot.domain.vocabulary import SYSTEM_ACTOR, Action, CaseStatus, DeliveryKind
+from bot.domain.vocabulary import SYSTEM_ACTOR, Action, CaseStatus, DeliveryKind, Segment
 from storage.activity import insert_activities
 from storage.models import Account, FollowUpCase
 from storage.outbox_rows import OutboxRow, card_feedback, insert_outbox, outbox_row
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 CASE = FollowUpCase.__table__
 ACCOUNT = Account.__table__
 TOLD = ("owner", "cx_lead")
-"""Who hears of a recovery: the case owner and the CX lead."""
+"""Who hears of a Detractor's recovery: the case owner and the CX lead."""
 
 
 def link_recoveries(
@@ -43,6 +43,7 @@ def link_recoveries(
             CASE.c.customer_id,
             CASE.c.resolved_at,
             CASE.c.score,
+            CASE.c.segment,
             CASE.c.card_channel,
             ACCOUNT.c.arr,
         )
@@ -83,7 +84,8 @@ def link_recoveries(
 def _announce(
     conn: sa.Connection, case: sa.Row[Any], response: ResponseData, *, now: datetime
 ) -> None:
-    """The activity row of a recovery, the card update and thread line, and the two DMs."""
+    """The activity row of a recovery, the card update and thread line, and for a Detractor
+    the DMs to the owner and the CX lead."""
     detail: RecoveredDetail = {
         "response_id": response.response_id,
         "score": case.score,
@@ -103,7 +105,7 @@ def _announce(
             arr=case.arr,
             now=now,
         )
-        for notify in TOLD
+        for notify in (TOLD if case.segment == Segment.DETRACTOR else ())
     ]
     insert_outbox(conn, rows)
 

@@ -45,6 +45,16 @@ def test_a_linked_re_survey_is_recorded_announced_and_tagged(engine):
     assert case(engine, case_id).recovery_score == 9
 
 
+def test_a_passive_re_survey_updates_the_card_without_dms(engine):
+    case_id = make_case(engine, score=8)
+    cases.mark_done(engine, case_id, actor="U0ALICE", now=T0 + timedelta(days=1))
+    make_case(engine, "r-2", score=9, comment="Even better", at=T0 + timedelta(days=35))
+    assert case(engine, case_id).recovery_score == 9
+    assert [a.action for a in cases.case_activity(engine, case_id)][-1] == Action.RECOVERED
+    assert outbox(engine, "recovery") == []
+    assert [r["tags"] for r in export_cases(engine)] == ["", ""]
+
+
 def test_an_unresolved_case_gets_no_recovery(engine):
     case_id = make_case(engine, score=3)
     make_case(engine, "r-2", score=9, comment="Better", at=T0 + timedelta(days=35))
