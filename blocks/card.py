@@ -21,7 +21,14 @@ from slack_sdk.models.blocks import (
 from blocks.ids import CardAction, CardBlock
 from blocks.text import day, mention, money, quote, safe, slack_date, truncate
 from bot.domain.patterns import is_user_id
-from bot.domain.vocabulary import UNMATCHED_ACCOUNT, CaseStatus, Priority, Segment
+from bot.domain.vocabulary import (
+    UNMATCHED_ACCOUNT,
+    CaseStatus,
+    Priority,
+    Reason,
+    Segment,
+    case_tags,
+)
 from storage.case_view import CaseView
 
 if TYPE_CHECKING:
@@ -46,6 +53,14 @@ PRIORITY_ICON = {
     Priority.MEDIUM: ":small_orange_diamond:",
     Priority.LOW: ":small_blue_diamond:",
 }
+CALL_SUGGESTIONS = {
+    Segment.PASSIVE: ":telephone_receiver: *Suggested: a call.* A top-revenue Passive: "
+    "call to learn what would make it a 9 or 10, then log the insight.",
+    Segment.PROMOTER: ":chart_with_upwards_trend: *Suggested: an expansion call.* A "
+    "top-revenue Promoter: explore where else the product could help them.",
+}
+TEST_MARK = "TEST · "
+"""Leads a test response's card: it counts in no report."""
 SECTION_LIMIT = 3000
 FIELD_LIMIT = 2000
 HEADER_LIMIT = 150
@@ -103,8 +118,8 @@ def card_text(view: CaseView) -> str:
     """The short fallback shown in notifications: no comment text, customer text escaped."""
     case = view.case
     text = (
-        f"{case.segment.title()} {case.score}/10 from {safe(view.customer.name, 100)} "
-        f"({safe(view.account.name, 100)})"
+        f"{TEST_MARK if case.test else ''}{case.segment.title()} {case.score}/10 from "
+        f"{safe(view.customer.name, 100)} ({safe(view.account.name, 100)})"
     )
     if case.status == CaseStatus.RESOLVED:
         text += " · resolved"
@@ -128,8 +143,8 @@ def card_blocks(
             block_id=CardBlock.HEADER,
             text=PlainTextObject(
                 text=truncate(
-                    f"{SEGMENT_ICON.get(case.segment, '')} {case.segment.title()} · "
-                    f"{case.score}/10 · {view.account.name}".strip(),
+                    f"{TEST_MARK if case.test else ''}{SEGMENT_ICON.get(case.segment, '')} "
+                    f"{case.segment.title()} · {case.score}/10 · {view.account.name}".strip(),
                     HEADER_LIMIT,
                 ),
                 emoji=True,
@@ -208,6 +223,12 @@ def _routing_lines(view: CaseView) -> list[str]:
     reasons = [REASON_TEXT.get(r, r.replace("_", " ")) for r in case.reasons]
     if reasons:
         lines.append(safe("Flagged for: " + "; ".join(reasons), 500))
+    tags = case_tags(case.segment, case.recovery_score)
+    if tags:
+        lines.append("Tags: " + ", ".join(f"`{tag}`" for tag in tags))
+    suggestion = CALL_SUGGESTIONS.get(case.segment)
+    if suggestion and Reason.TOP_REVENUE in case.reasons and case.status != CaseStatus.RESOLVED:
+        lines.append(suggestion)
     return lines
 
 
@@ -239,7 +260,9 @@ def _status_section(view: CaseView, now: datetime) -> str:
     if items and case.status != CaseStatus.RESOLVED:
         lines.append(f"*Agreed actions:* {safe(items, 500)}")
     resurvey = case.resurvey_on
-    if case.status == CaseStatus.RESOLVED and isinstance(resurvey, date):
+    if case.recovery_score is not None:
+        lines.append(f"*Recovery:* {case.score} → {case.recovery_score}")
+    elif case.status == CaseStatus.RESOLVED and isinstance(resurvey, date):
         lines.append(f"*Re-survey:* {day(resurvey)}")
     return truncate("\n".join(lines), SECTION_LIMIT)
 
@@ -319,8 +342,14 @@ def _buttons(view: CaseView) -> list[ButtonElement]:
         return []
     value = str(case.id)
     if case.segment != Segment.DETRACTOR:
+        extra = (
+            ButtonElement(text="Log insight", action_id=CardAction.LOG_INSIGHT, value=value)
+            if case.segment == Segment.PASSIVE
+            else ButtonElement(text="Log advocacy", action_id=CardAction.LOG_ADVOCACY, value=value)
+        )
         return [
             ButtonElement(text="Log contact", action_id=CardAction.LOG_CONTACT, value=value),
+            extra,
             ButtonElement(text="Done", action_id=CardAction.DONE, value=value, style="primary"),
         ]
     unclaimed = (

@@ -12,6 +12,8 @@ class CardAction(StrEnum):
     RESOLVE = "case_resolve"
     REASSIGN = "case_reassign"
     DONE = "case_done"
+    LOG_INSIGHT = "case_log_insight"
+    LOG_ADVOCACY = "case_log_advocacy"
 
 
 class CardBlock(StrEnum):
@@ -34,6 +36,8 @@ class ModalCallback(StrEnum):
     ROOT_CAUSE = "modal_root_cause"
     RESOLVE = "modal_resolve"
     REASSIGN = "modal_reassign"
+    INSIGHT = "modal_insight"
+    ADVOCACY = "modal_advocacy"
 
 
 class ModalBlock(StrEnum):
@@ -53,6 +57,11 @@ class ModalBlock(StrEnum):
     SATISFIED = "satisfied"
     RESURVEY_ON = "resurvey_on"
     NEW_OWNER = "new_owner"
+    QUICK_WIN = "quick_win"
+    INSIGHT_NOTES = "insight_notes"
+    ADVOCACY_KIND = "advocacy_kind"
+    ADVOCACY_STAGE = "advocacy_stage"
+    ADVOCACY_NOTES = "advocacy_notes"
 
 
 class ModalAction(StrEnum):
@@ -70,6 +79,11 @@ class ModalAction(StrEnum):
     SATISFIED = "satisfied_input"
     RESURVEY_ON = "resurvey_on_input"
     NEW_OWNER = "new_owner_input"
+    QUICK_WIN = "quick_win_input"
+    INSIGHT_NOTES = "insight_notes_input"
+    ADVOCACY_KIND = "advocacy_kind_input"
+    ADVOCACY_STAGE = "advocacy_stage_input"
+    ADVOCACY_NOTES = "advocacy_notes_input"
 
 
 class ManagerAction(StrEnum):
@@ -98,3 +112,9 @@ class HomeBlock(StrEnum):
     EMPTY = "home_empty"
     MORE = "home_more"
     CASE_PREFIX = "home_case_"
+
+
+class AdvocacyBlock(StrEnum):
+    """The advocacy section that follows the KPIs in `/nps kpi`."""
+
+    COUNTS = "kpi_advocacy"

@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from blocks import playbook_lines
 from blocks.card import REASON_TEXT, SEGMENT_ICON, alert_text, status_label
 from blocks.ids import ManagerAction, MessageBlock
 from blocks.text import (
@@ -155,6 +156,9 @@ THREAD_LINES: dict[str, Line] = {
     Action.NUDGED: _nudged,
     Action.OVERDUE: _overdue,
     Action.ANSWER_UPDATED: _answer_updated,
+    Action.INSIGHT_LOGGED: playbook_lines.insight_logged,
+    Action.ADVOCACY_LOGGED: playbook_lines.advocacy_logged,
+    Action.RECOVERED: playbook_lines.recovered,
 }
 
 

@@ -1,4 +1,5 @@
-"""The playbook's DMs: where a routed card went, and the resolution deadline's reminders."""
+"""The playbook's DMs: where a routed card went, the resolution deadline's reminders, and a
+recovery."""
 
 from __future__ import annotations
 
@@ -59,6 +60,19 @@ def resolution_overdue_dm(view: CaseView, *, permalink: str | None) -> tuple[str
         f"with this case still open; it is owned by {mention(case.owner_user_id, case.owner_ref)}."
     )
     return _fallback("Resolution overdue", view), [
+        _intro(intro),
+        *case_summary(view, permalink=permalink),
+    ]
+
+
+def recovery_dm(view: CaseView, *, permalink: str | None) -> tuple[str, list[Block]]:
+    """The owner and the CX lead hear that a resolved customer answered the re-survey."""
+    case = view.case
+    intro = (
+        f":chart_with_upwards_trend: {safe(view.customer.name, 100) or 'The customer'} answered "
+        f"the re-survey: *{case.score} → {case.recovery_score}*."
+    )
+    return _fallback(f"Re-survey {case.score} → {case.recovery_score}", view), [
         _intro(intro),
         *case_summary(view, permalink=permalink),
     ]

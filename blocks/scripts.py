@@ -6,14 +6,16 @@ mrkdwn. A folder of the user's own templates takes precedence over the built-in 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
-from bot.domain.vocabulary import Segment
+from bot.domain.vocabulary import Reason, Segment
 from storage.case_view import CaseView
 
 BUILT_IN = Path(__file__).parent / "templates"
@@ -23,12 +25,14 @@ TEMPLATES = {
     "detractor": "detractor_call.j2",
     "detractor_no_comment": "detractor_email.j2",
     "passive": "passive_email.j2",
+    "passive_call": "passive_call.j2",
     "promoter": "promoter_thanks.j2",
 }
 TITLES = {
     "detractor_call.j2": "Call script",
     "detractor_email.j2": "Email first: no comment was left",
     "passive_email.j2": "Personal email",
+    "passive_call.j2": "Call script: top-revenue Passive",
     "promoter_thanks.j2": "Thank-you and advocacy ask",
 }
 
@@ -46,7 +50,37 @@ def template_name(view: CaseView) -> str:
     segment = view.case.segment
     if segment == Segment.DETRACTOR and not (view.response.comment or "").strip():
         return TEMPLATES["detractor_no_comment"]
+    if segment == Segment.PASSIVE and Reason.TOP_REVENUE in view.case.reasons:
+        return TEMPLATES["passive_call"]
     return TEMPLATES.get(segment, TEMPLATES["passive"])
+
+
+def _on(value: Any) -> date | None:
+    """A touchpoint's time as a calendar date, or None when it does not read as one."""
+    if isinstance(value, datetime):
+        return value.date()
+    try:
+        return datetime.fromisoformat(str(value)).date()
+    except ValueError:
+        return None
+
+
+def touchpoint_context(view: CaseView) -> list[dict[str, Any]]:
+    """The latest touchpoints before the answer, newest first: kind (in words), day and summary."""
+    items = []
+    for item in view.touchpoints:
+        if not isinstance(item, Mapping):
+            continue
+        on = _on(item.get("at"))
+        items.append(
+            {
+                "kind": str(item.get("kind") or "touchpoint").replace("_", " ").strip(),
+                "on": on,
+                "day": f"{on.day} {on:%B}" if on else None,
+                "summary": str(item.get("summary") or "").strip() or None,
+            }
+        )
+    return items
 
 
 def script_context(
@@ -60,6 +94,7 @@ def script_context(
     case, customer, account = view.case, view.customer, view.account
     name = (customer.name or "").strip()
     comment = (view.response.comment or "").strip()
+    touchpoints = touchpoint_context(view)
     return {
         "customer_name": name or "there",
         "first_name": name.split()[0] if name else "there",
@@ -74,6 +109,12 @@ def script_context(
         "plan": account.plan,
         "renewal_date": account.renewal_date,
         "contact_due_at": case.contact_due_at,
+        "arr": account.arr,
+        "tier": case.tier,
+        "top_revenue": Reason.TOP_REVENUE in case.reasons,
+        "routed_by": dict(case.routed_by) if case.routed_by else None,
+        "touchpoints": touchpoints,
+        "last_touchpoint": touchpoints[0] if touchpoints else None,
     }
 
 

@@ -7,7 +7,7 @@ import logging
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from blocks import modals
+from blocks import modals, playbook_modals
 from blocks.ids import CardAction, ManagerAction
 from bot.domain.permissions import Act
 from bot.services.workflow import Workflow
@@ -70,6 +70,12 @@ def _open(act: Act, body: dict, action: dict, client: WebClient, workflow: Workf
         view = modals.root_cause_modal(
             case_id, root_causes=rules.root_causes, today=today, channel=channel, ts=ts
         )
+    elif act is Act.INSIGHT:
+        view = playbook_modals.insight_modal(
+            case_id, root_causes=rules.root_causes, channel=channel, ts=ts
+        )
+    elif act is Act.ADVOCACY:
+        view = playbook_modals.advocacy_modal(case_id, channel=channel, ts=ts)
     elif act is Act.RESOLVE:
         view = modals.resolve_modal(
             case_id,
@@ -104,5 +110,7 @@ def register(app: App) -> None:
     app.action(CardAction.ROOT_CAUSE)(opener(Act.ROOT_CAUSE))
     app.action(CardAction.RESOLVE)(opener(Act.RESOLVE))
     app.action(CardAction.REASSIGN)(opener(Act.REASSIGN))
+    app.action(CardAction.LOG_INSIGHT)(opener(Act.INSIGHT))
+    app.action(CardAction.LOG_ADVOCACY)(opener(Act.ADVOCACY))
     app.action(ManagerAction.NUDGE)(nudge)
     app.action(ManagerAction.REASSIGN)(opener(Act.REASSIGN))

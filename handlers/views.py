@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from blocks import forms, modals
+from blocks import forms, modals, playbook_modals
 from blocks.ids import ModalCallback
 from bot.services.workflow import Outcome, Workflow
 
@@ -61,5 +61,19 @@ def register(app: App) -> None:
             forms.parse_reassign,
             lambda w, case_id, user, entry: w.reassign(case_id, user, entry.new_owner),
             modals.ModalBlock.NEW_OWNER,
+        )
+    )
+    app.view(ModalCallback.INSIGHT)(
+        _submit(
+            playbook_modals.parse_insight,
+            lambda w, case_id, user, entry: w.insight(case_id, user, entry),
+            modals.ModalBlock.CAUSE,
+        )
+    )
+    app.view(ModalCallback.ADVOCACY)(
+        _submit(
+            playbook_modals.parse_advocacy,
+            lambda w, case_id, user, entry: w.advocacy(case_id, user, entry),
+            modals.ModalBlock.ADVOCACY_KIND,
         )
     )

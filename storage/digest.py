@@ -10,7 +10,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from bot.domain.vocabulary import CaseStatus
-from storage.measures import DETRACTOR, WEEK, Ratio, check_period, contact_rate_counts, received
+from storage.measures import (
+    DETRACTOR,
+    WEEK,
+    Ratio,
+    check_period,
+    contact_rate_counts,
+    counted,
+    received,
+)
 from storage.models import FollowUpCase
 from storage.open_cases import OpenCase, open_cases, overdue
 
@@ -44,7 +52,9 @@ def digest_counts(
     day_start, day_end = check_period(day_start, day_end)
 
     def how_many(*where: Any) -> sa.ScalarSelect[int]:
-        return sa.select(sa.func.count()).select_from(CASE).where(*where).scalar_subquery()
+        return (
+            sa.select(sa.func.count()).select_from(CASE).where(*where, counted()).scalar_subquery()
+        )
 
     # Separate subqueries, so each can use its own index, in one round trip.
     counts = sa.select(
@@ -54,7 +64,7 @@ def digest_counts(
         how_many(CASE.c.status != CaseStatus.RESOLVED, overdue(now)).label("overdue"),
     )
     week = sa.select(*contact_rate_counts(now)).where(
-        CASE.c.segment == DETRACTOR, received(CASE.c.received_at, now - WEEK, now)
+        CASE.c.segment == DETRACTOR, received(CASE.c.received_at, now - WEEK, now), counted()
     )
     with engine.connect() as conn:
         c = conn.execute(counts).one()

@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.domain.vocabulary import case_tags
 from storage.models import Account, FollowUpCase, SurveyResponse
 
 CASE = FollowUpCase.__table__
@@ -36,6 +37,7 @@ EXPORT_COLUMNS = (
     "root_cause",
     "recovery_score",
     "recovered_at",
+    "tags",
     "account_id",
     "account_name",
     "account_arr",
@@ -84,6 +86,7 @@ def export_cases(engine: sa.Engine, *, chunk: int = 2000) -> Iterator[dict[str, 
         )
         .join(RESPONSE, RESPONSE.c.response_id == CASE.c.response_id)
         .join(ACCOUNT, ACCOUNT.c.id == CASE.c.account_id)
+        .where(CASE.c.test.is_(False))
         .order_by(CASE.c.id)
     )
     with engine.connect() as conn:
@@ -91,4 +94,5 @@ def export_cases(engine: sa.Engine, *, chunk: int = 2000) -> Iterator[dict[str, 
         for row in conn.execution_options(yield_per=chunk).execute(query):
             record = dict(row._mapping)
             record["reasons"] = ",".join(record["reasons"] or [])
-            yield record
+            record["tags"] = ",".join(case_tags(record["segment"], record["recovery_score"]))
+            yield {name: record[name] for name in EXPORT_COLUMNS}

@@ -79,6 +79,8 @@ class ResponseData:
     placed: bool = True
     # A repeated delivery may carry a change (a later comment) that updates the response.
     amend: bool = False
+    # A test response: its card says TEST and it counts in no report.
+    test: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ RESPONSE_COLUMNS = (
     "touchpoints:j",
     "resurvey_of",
     "source",
+    "test",
 )
 CASE_COLUMNS = (
     "response_id",
@@ -174,6 +177,7 @@ CASE_COLUMNS = (
     "priority",
     "tier",
     "routed_by:j",
+    "test",
 )
 STEP_COLUMNS = ("case_id", "kind", "seq", "notify", "reassign", "reason", "due_at:t", "fired_at:t")
 
@@ -243,6 +247,7 @@ def _insert_new_responses(bulk: Bulk, responses: Sequence[ResponseData]) -> list
             r.touchpoints,
             r.resurvey_of,
             r.source,
+            r.test,
         )
         for r in responses
     ]
@@ -275,6 +280,7 @@ def _insert_cases(
             d.priority,
             d.tier,
             d.routed_by,
+            r.test,
         )
         for r, d in items
     ]

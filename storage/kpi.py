@@ -24,6 +24,7 @@ from storage.measures import (
     contact_rate_counts,
     contacted,
     count,
+    counted,
     counts,
     nps_columns,
     received,
@@ -143,7 +144,7 @@ def _by_contact(start: datetime, end: datetime, now: datetime, windows: Windows)
                 "recovered_account"
             ),
         )
-        .where(CASE.c.segment == DETRACTOR, received(CASE.c.received_at, start, end))
+        .where(CASE.c.segment == DETRACTOR, received(CASE.c.received_at, start, end), counted())
         .group_by(CASE.c.account_id)
         .subquery()
     )
@@ -176,7 +177,7 @@ def _scores(start: datetime, end: datetime) -> sa.CompoundSelect:
     return sa.union_all(
         *(
             sa.select(sa.literal_column(str(tag)).label("period"), *nps_columns()).where(
-                received(RESPONSE.c.received_at, since, until)
+                received(RESPONSE.c.received_at, since, until), counted(RESPONSE)
             )
             for tag, since, until in ((1, start, end), (0, previous, start))
         )
@@ -289,12 +290,14 @@ def weekly_series(engine: sa.Engine, *, weeks: int, end: datetime) -> list[WeekP
             *contact_rate_counts(end),
             count(satisfied(end)).label("satisfied"),
         )
-        .where(CASE.c.segment == DETRACTOR, received(CASE.c.received_at, starts[0], last))
+        .where(
+            CASE.c.segment == DETRACTOR, received(CASE.c.received_at, starts[0], last), counted()
+        )
         .group_by(by_week)
     )
     scores = (
         sa.select(bucket(RESPONSE.c.received_at), *nps_columns())
-        .where(received(RESPONSE.c.received_at, starts[0], last))
+        .where(received(RESPONSE.c.received_at, starts[0], last), counted(RESPONSE))
         .group_by(by_week)
     )
     with engine.connect() as conn:

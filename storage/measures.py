@@ -84,6 +84,11 @@ def received(column: sa.ColumnElement[datetime], start: datetime, end: datetime)
     return sa.and_(column >= start, column < end)
 
 
+def counted(table: sa.Table = CASE) -> sa.ColumnElement[bool]:
+    """The row counts in reports: not a test response's (cases and responses alike)."""
+    return table.c.test.is_(False)
+
+
 def contacted(now: datetime) -> sa.ColumnElement[bool]:
     """The customer was first reached by `now`."""
     return sa.and_(CASE.c.first_contact_at.is_not(None), CASE.c.first_contact_at <= now)

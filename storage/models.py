@@ -77,6 +77,7 @@ class SurveyResponse(SQLModel, table=True):
     resurvey_of: str | None = Field(default=None, max_length=200)
     # The configured survey source that delivered it (`native` for the built-in JSON shape).
     source: str = Field(default="native", max_length=50)
+    test: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class FollowUpCase(SQLModel, table=True):
@@ -161,6 +162,8 @@ class FollowUpCase(SQLModel, table=True):
     routed_by: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(JSONType))
     resolution_reminded_at: datetime | None = _time(nullable=True)
     resolution_overdue_at: datetime | None = _time(nullable=True)
+    # A test response's case: marked TEST on its card, left out of every report.
+    test: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class Activity(SQLModel, table=True):

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from bot.domain.vocabulary import Segment
 from storage.account_events import CHURNED, RENEWED
-from storage.measures import Ratio, contact_rate_counts, received, satisfied
+from storage.measures import Ratio, contact_rate_counts, counted, received, satisfied
 from storage.models import Account, AccountEvent, FollowUpCase
 from storage.sql import later
 
@@ -103,7 +103,7 @@ def segment_contact_rates(
     """Contacted within the deadline, per segment, for cases received in [start, end)."""
     query = (
         sa.select(CASE.c.segment, *contact_rate_counts(now))
-        .where(received(CASE.c.received_at, start, end))
+        .where(received(CASE.c.received_at, start, end), counted())
         .group_by(CASE.c.segment)
     )
     rows = {row.segment: Ratio(int(row.on_time), int(row.due)) for row in conn.execute(query)}

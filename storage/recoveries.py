@@ -1,4 +1,5 @@
-"""Re-survey answers linked to the resolved case they answer: the case's recovery score."""
+"""Re-survey answers linked to the resolved case they answer: the case's recovery score, an
+activity row, the card re-rendered and a DM to the owner and the CX lead."""
 
 from __future__ import annotations
 
@@ -8,13 +9,19 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from bot.domain.vocabulary import CaseStatus
-from storage.models import FollowUpCase
+from bot.domain.details import RecoveredDetail
+from bot.domain.vocabulary import SYSTEM_ACTOR, Action, CaseStatus, DeliveryKind, Segment
+from storage.activity import insert_activities
+from storage.models import Account, FollowUpCase
+from storage.outbox_rows import OutboxRow, card_feedback, insert_outbox, outbox_row
 
 if TYPE_CHECKING:
     from storage.intake import ResponseData
 
 CASE = FollowUpCase.__table__
+ACCOUNT = Account.__table__
+TOLD = ("owner", "cx_lead")
+"""Who hears of a Detractor's recovery: the case owner and the CX lead."""
 
 
 def link_recoveries(
@@ -30,7 +37,17 @@ def link_recoveries(
     customers = {r.customer.id for r in responses}
     named = {r.resurvey_of for r in responses if r.resurvey_of}
     query = (
-        sa.select(CASE.c.id, CASE.c.response_id, CASE.c.customer_id, CASE.c.resolved_at)
+        sa.select(
+            CASE.c.id,
+            CASE.c.response_id,
+            CASE.c.customer_id,
+            CASE.c.resolved_at,
+            CASE.c.score,
+            CASE.c.segment,
+            CASE.c.card_channel,
+            ACCOUNT.c.arr,
+        )
+        .join(ACCOUNT, ACCOUNT.c.id == CASE.c.account_id)
         .where(
             CASE.c.recovery_score.is_(None),
             sa.or_(
@@ -49,7 +66,7 @@ def link_recoveries(
         if match is None:
             continue
         taken.add(match.id)
-        conn.execute(
+        landed = conn.execute(
             sa.update(CASE)
             .where(CASE.c.id == match.id, CASE.c.recovery_score.is_(None))
             .values(
@@ -58,7 +75,39 @@ def link_recoveries(
                 recovered_at=response.received_at,
                 updated_at=now,
             )
+            .returning(CASE.c.id)
+        ).first()
+        if landed is not None:
+            _announce(conn, match, response, now=now)
+
+
+def _announce(
+    conn: sa.Connection, case: sa.Row[Any], response: ResponseData, *, now: datetime
+) -> None:
+    """The activity row of a recovery, the card update and thread line, and for a Detractor
+    the DMs to the owner and the CX lead."""
+    detail: RecoveredDetail = {
+        "response_id": response.response_id,
+        "score": case.score,
+        "recovery_score": response.score,
+    }
+    activity = (case.id, now, SYSTEM_ACTOR, Action.RECOVERED, dict(detail))
+    [activity_id] = insert_activities(conn, [activity])
+    rows: list[OutboxRow] = card_feedback(
+        case.id, activity_id, channel=case.card_channel, arr=case.arr, now=now
+    )
+    rows += [
+        outbox_row(
+            f"recovery:{case.id}:{notify}:{activity_id}",
+            case.id,
+            DeliveryKind.RECOVERY,
+            {"activity_id": activity_id, "notify": notify},
+            arr=case.arr,
+            now=now,
         )
+        for notify in (TOLD if case.segment == Segment.DETRACTOR else ())
+    ]
+    insert_outbox(conn, rows)
 
 
 def _answers(response: ResponseData, case: sa.Row[Any]) -> bool:

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from storage.measures import check_period, received
+from storage.measures import check_period, counted, received
 from storage.models import Account, FollowUpCase
 
 CASE = FollowUpCase.__table__
@@ -35,7 +35,7 @@ def root_cause_rollup(engine: sa.Engine, *, start: datetime, end: datetime) -> l
             sa.func.count().label("cases"),
             sa.func.sum(CASE.c.score).label("score_sum"),
         )
-        .where(CASE.c.root_cause.is_not(None), received(CASE.c.received_at, start, end))
+        .where(CASE.c.root_cause.is_not(None), received(CASE.c.received_at, start, end), counted())
         .group_by(CASE.c.root_cause, CASE.c.account_id)
         .subquery()
     )

@@ -308,14 +308,19 @@ DETRACTOR_ALL = [
         ("detractor", "claimed", {"claimed_by": "U0CLAIM"}, DETRACTOR_ALL[1:]),
         ("detractor", "contacted", {"first_contact_at": NOW}, DETRACTOR_ALL[1:]),
         ("detractor", "resolved", {"resolved_at": NOW}, []),
-        ("passive", "open", {}, [CardAction.LOG_CONTACT, CardAction.DONE]),
+        ("passive", "open", {}, [CardAction.LOG_CONTACT, CardAction.LOG_INSIGHT, CardAction.DONE]),
         (
             "passive",
             "contacted",
             {"first_contact_at": NOW},
-            [CardAction.LOG_CONTACT, CardAction.DONE],
+            [CardAction.LOG_CONTACT, CardAction.LOG_INSIGHT, CardAction.DONE],
         ),
-        ("promoter", "open", {}, [CardAction.LOG_CONTACT, CardAction.DONE]),
+        (
+            "promoter",
+            "open",
+            {},
+            [CardAction.LOG_CONTACT, CardAction.LOG_ADVOCACY, CardAction.DONE],
+        ),
         ("promoter", "resolved", {"resolved_at": NOW}, []),
     ],
 )

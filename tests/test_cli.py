@@ -205,6 +205,20 @@ def test_check_config_accepts_good_templates(cli_dir, capsys):
     assert "nps-bot:" not in capsys.readouterr().err
 
 
+def test_check_config_samples_carry_the_playbook_context(cli_dir, capsys):
+    folder = cli_dir / "templates"
+    folder.mkdir()
+    (folder / "passive_call.j2").write_text(
+        "{% if last_touchpoint %}{{ last_touchpoint.kind }} on {{ last_touchpoint.day }}{% endif %}"
+        " {{ tier or '' }} {{ arr or '' }} {{ routed_by.kind if routed_by else '' }}"
+        " {{ touchpoints | length }}\n"
+    )
+    (folder / "promoter_thanks.j2").write_text("{{ last_touchpoint.day.upper() }}\n")
+    assert main(["check-config", str(rules_with_templates(folder))]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if "nps-bot: " in line]
+    assert len(lines) == 1 and "promoter_thanks.j2" in lines[0], lines
+
+
 def test_check_config_refuses_a_missing_templates_dir(cli_dir, capsys):
     assert main(["check-config", str(rules_with_templates(cli_dir / "nowhere"))]) == 2
     err = one_line(capsys)

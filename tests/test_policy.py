@@ -165,8 +165,8 @@ SERVICE = Reason.SERVICE_COMPLAINT
         (5, "", False, {NC}),
         (6, "\n\t", False, {NC}),
         (7, None, False, {NC}),
-        (8, "", True, {NC}),
-        (9, None, True, {NC}),
+        (8, "", True, {NC, TOP}),
+        (9, None, True, {NC, TOP}),
         (10, " ", False, {NC}),
         # 0-3: churn words and top revenue
         (0, "We will cancel", False, {CHURN}),
@@ -187,10 +187,11 @@ SERVICE = Reason.SERVICE_COMPLAINT
         (6, "Bug reported; support never answered!", False, {PRODUCT, SERVICE}),
         (6, "debugging is hard", False, set()),
         (6, "fine", False, set()),
-        # 7-10: nothing but the missing comment
-        (7, "bug, crash, cancel, support", True, set()),
-        (8, "we will cancel", True, set()),
-        (9, "cancel", True, set()),
+        # 7-10: nothing but the missing comment and top revenue (a call suggestion)
+        (7, "bug, crash, cancel, support", True, {TOP}),
+        (8, "we will cancel", True, {TOP}),
+        (9, "cancel", True, {TOP}),
+        (9, "cancel", False, set()),
         (10, "love the new feature", False, set()),
     ],
 )

@@ -618,6 +618,8 @@ def test_export_streams_every_case_without_personal_data(engine):
     assert first["customer_id"] == "c-r-0"
     assert first["owner_user_id"] == ALICE
     assert isinstance(first["reasons"], str)
+    assert first["tags"] == "detractor recovery"
+    assert all(r["tags"] == "" for r in rest)
 
     text = repr(rows)
     for personal in ("Slow exports", "@customer.example", "+45", "Person r-", "Talked it"):

@@ -94,7 +94,53 @@ def test_context_variables() -> None:
         "plan": "Enterprise",
         "renewal_date": date(2024, 9, 1),
         "contact_due_at": view.case.contact_due_at,
+        "arr": 120_000,
+        "tier": None,
+        "top_revenue": True,
+        "routed_by": None,
+        "touchpoints": [],
+        "last_touchpoint": None,
     }
+
+
+def test_context_carries_touchpoints_tier_and_routing() -> None:
+    touchpoints = [
+        {"at": "2024-05-18T09:00:00+00:00", "kind": "invoice_dispute", "summary": "Q2 invoice"},
+        {"at": "2024-05-02T09:00:00+00:00", "kind": "support_ticket", "summary": ""},
+    ]
+    routed = {"rule": 0, "owner": "U0BILL", "kind": "invoice_dispute", "days_before": 2}
+    view = make_view(touchpoints=touchpoints, tier="Critical", routed_by=routed)
+    context = script_context(view, owner_name="Sam")
+    assert context["tier"] == "Critical" and context["routed_by"] == routed
+    assert context["last_touchpoint"] == {
+        "kind": "invoice dispute",
+        "on": date(2024, 5, 18),
+        "day": "18 May",
+        "summary": "Q2 invoice",
+    }
+    assert [t["kind"] for t in context["touchpoints"]] == ["invoice dispute", "support ticket"]
+
+
+def test_detractor_call_names_the_last_touchpoint_and_asks_three_questions() -> None:
+    touchpoints = [{"at": "2024-11-18T09:00:00+00:00", "kind": "invoice_dispute"}]
+    text = script_for(make_view(touchpoints=touchpoints), owner_name="Sam").text
+    assert "I saw that your invoice dispute on 18 November" in text
+    for question in (
+        "What disappointed you most?",
+        "What would make this right for you?",
+        "What would it take to earn back your confidence in us?",
+    ):
+        assert question in text
+    assert "I saw that" not in script_for(make_view(), owner_name="Sam").text
+
+
+def test_top_revenue_passive_gets_a_call_script() -> None:
+    view = make_view(segment="passive", score=8, reasons=["top_revenue"])
+    script = script_for(view, owner_name="Sam")
+    assert template_name(view) == "passive_call.j2"
+    assert script.title == "Call script: top-revenue Passive"
+    assert "120,000 ARR" in script.text and "9 or a 10" in script.text
+    assert template_name(make_view(segment="passive", score=8)) == "passive_email.j2"
 
 
 def test_user_folder_overrides_one_template(tmp_path: Path) -> None:

@@ -334,7 +334,7 @@ def test_passive_card_is_lighter_and_done_closes_it(quick_client, fake_slack):
     labels = [
         e["text"]["text"] for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]
     ]
-    assert labels == ["Log contact", "Done"]
+    assert labels == ["Log contact", "Log insight", "Done"]
     click(client, CardAction.DONE, case_id, "U0ALICE", channel, ts)
     wait_until(lambda: case_row(client, case_id).status == "resolved")
     wait_until(

@@ -15,6 +15,11 @@ from storage.case_view import CaseView
 from storage.models import Account, Customer, FollowUpCase, SurveyResponse
 
 SAMPLE_TIME = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+_SAMPLE_TOUCHPOINT = {
+    "kind": "invoice_dispute",
+    "at": (SAMPLE_TIME - timedelta(days=2)).isoformat(),
+    "summary": "Disputed the November invoice",
+}
 
 
 def _sample_view(*, full: bool) -> CaseView:
@@ -44,6 +49,7 @@ def _sample_view(*, full: bool) -> CaseView:
         comment="Support keeps us waiting." if full else None,
         submitted_at=SAMPLE_TIME,
         received_at=SAMPLE_TIME,
+        touchpoints=[_SAMPLE_TOUCHPOINT] if full else [],
     )
     case = FollowUpCase(
         id=1,
@@ -56,6 +62,8 @@ def _sample_view(*, full: bool) -> CaseView:
         received_at=SAMPLE_TIME,
         contact_due_at=SAMPLE_TIME + timedelta(hours=48),
         resolution_due_at=SAMPLE_TIME + timedelta(days=7),
+        tier="Critical" if full else None,
+        routed_by={"rule": 0, "owner": "U0BILLING", **_SAMPLE_TOUCHPOINT} if full else None,
         created_at=SAMPLE_TIME,
         updated_at=SAMPLE_TIME,
     )

@@ -268,6 +268,18 @@ def render_resolution_overdue(ctx: Context) -> Plan:
     return _post(target, text, blocks)
 
 
+def render_recovery(ctx: Context) -> Plan:
+    case = ctx.view.case
+    notify = str(ctx.payload.get("notify") or "owner")
+    if notify == "owner":
+        target = _owner_target(ctx)
+    else:
+        ref = ctx.tools.destinations.alert_target(notify, case.owner_ref, case.owner_user_id)
+        target = ctx.delivery.channel or _person(ctx, ref)
+    text, blocks = playbook_messages.recovery_dm(ctx.view, permalink=_permalink(ctx))
+    return _post(target, text, blocks)
+
+
 def render_resurvey_webhook(ctx: Context) -> Plan:
     url = ctx.tools.rules.resurvey.webhook_url
     if not url or not ctx.tools.webhook_secret:
@@ -292,6 +304,7 @@ RENDERERS: dict[DeliveryKind, Renderer] = {
     DeliveryKind.ROUTED: render_routed,
     DeliveryKind.RESOLUTION_REMINDER: render_resolution_reminder,
     DeliveryKind.RESOLUTION_OVERDUE: render_resolution_overdue,
+    DeliveryKind.RECOVERY: render_recovery,
     DeliveryKind.DIGEST: render_digest,
     DeliveryKind.WEEKLY_CHART: render_chart,
     DeliveryKind.MONTHLY_REVIEW: render_monthly_review,

@@ -62,5 +62,23 @@ class OverdueDetail(TypedDict):
     due: str
 
 
+class InsightDetail(TypedDict):
+    theme: str
+    quick_win: str | None
+    notes: str | None
+
+
+class AdvocacyDetail(TypedDict):
+    kind: str
+    stage: str
+    notes: str | None
+
+
+class RecoveredDetail(TypedDict):
+    response_id: str
+    score: int
+    recovery_score: int
+
+
 class AnswerUpdatedDetail(TypedDict):
     fields: list[str]

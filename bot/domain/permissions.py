@@ -14,10 +14,12 @@ class Act(StrEnum):
     REASSIGN = "reassign"
     DONE = "done"
     NUDGE = "nudge"
+    INSIGHT = "insight"
+    ADVOCACY = "advocacy"
 
 
 # Working a case is open to the whole customer-success bench; closing or moving it is not.
-WORKERS = {Act.CLAIM, Act.LOG_CONTACT, Act.ROOT_CAUSE}
+WORKERS = {Act.CLAIM, Act.LOG_CONTACT, Act.ROOT_CAUSE, Act.INSIGHT, Act.ADVOCACY}
 
 REFUSALS = {
     Act.CLAIM: "Only the account owner, their manager, the CX lead, the VP of Customer Success "
@@ -27,7 +29,8 @@ REFUSALS = {
     Act.REASSIGN: "Only the case owner, their manager, the CX lead or the VP of Customer Success "
     "can reassign this case.",
 }
-REFUSALS[Act.LOG_CONTACT] = REFUSALS[Act.ROOT_CAUSE] = REFUSALS[Act.CLAIM]
+for _act in (Act.LOG_CONTACT, Act.ROOT_CAUSE, Act.INSIGHT, Act.ADVOCACY):
+    REFUSALS[_act] = REFUSALS[Act.CLAIM]
 REFUSALS[Act.DONE] = REFUSALS[Act.RESOLVE].replace("resolve", "close")
 REFUSALS[Act.NUDGE] = (
     "Only the owner's manager, the CX lead or the VP of Customer Success can nudge the owner."

@@ -111,6 +111,8 @@ def classify(
             reasons.add(Reason.PRODUCT_COMPLAINT)
         if matchers.service.matches(text):
             reasons.add(Reason.SERVICE_COMPLAINT)
+    elif score >= 7 and top_revenue:
+        reasons.add(Reason.TOP_REVENUE)  # a call suggestion on the card, never an alert
     return frozenset(reasons)
 
 
@@ -247,7 +249,7 @@ def plan_case(
         churn_intent=bool(comment and matchers.churn.matches(comment)),
     )
     policy = policy_snapshot(rules, segment)
-    alerts = alerts_for(reasons)
+    alerts = alerts_for(reasons if segment is Segment.DETRACTOR else ())
     if tier is not None:
         contact_due_at = calendar.add(received_at, tier.contact_within)
         policy = {**policy, "tier": tier_snapshot(tier)}

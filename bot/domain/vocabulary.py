@@ -78,6 +78,7 @@ class DeliveryKind(StrEnum):
     ROUTED = "routed"
     RESOLUTION_REMINDER = "resolution_reminder"
     RESOLUTION_OVERDUE = "resolution_overdue"
+    RECOVERY = "recovery"
     DIGEST = "digest"
     WEEKLY_CHART = "weekly_chart"
     MONTHLY_REVIEW = "monthly_review"
@@ -97,6 +98,9 @@ class Action(StrEnum):
     NUDGED = "nudged"
     OVERDUE = "overdue"
     ANSWER_UPDATED = "answer_updated"
+    INSIGHT_LOGGED = "insight_logged"
+    ADVOCACY_LOGGED = "advocacy_logged"
+    RECOVERED = "recovered"
 
 
 class ContactMethod(StrEnum):
@@ -114,6 +118,24 @@ class ContactOutcome(StrEnum):
     REACHED = "reached"
     VOICEMAIL = "voicemail"
     NO_ANSWER = "no_answer"
+
+
+class AdvocacyKind(StrEnum):
+    """What a Promoter does for us."""
+
+    REVIEW = "review"
+    CASE_STUDY = "case_study"
+    TESTIMONIAL = "testimonial"
+    REFERRAL = "referral"
+    REFERENCE_CALL = "reference_call"
+
+
+class AdvocacyStage(StrEnum):
+    """How far an advocacy ask has come."""
+
+    ASKED = "asked"
+    AGREED = "agreed"
+    DONE = "done"
 
 
 class Handoff(StrEnum):
@@ -142,3 +164,13 @@ INTERACTIVE_PRIORITY = -1
 UNMATCHED_ACCOUNT = "~unmatched"
 """The account of a response the directory could not place; its card says no account matched."""
 UNMATCHED_ACCOUNT_NAME = "No matching account"
+
+DETRACTOR_RECOVERY = "detractor recovery"
+"""The tag of a Detractor case whose re-survey answer came back (card, export)."""
+
+
+def case_tags(segment: str, recovery_score: int | None) -> list[str]:
+    """The tags a case carries, derived from its stored state."""
+    return (
+        [DETRACTOR_RECOVERY] if segment == Segment.DETRACTOR and recovery_score is not None else []
+    )

@@ -67,6 +67,7 @@ def to_response_data(
         touchpoints=[t.model_dump(mode="json") for t in payload.touchpoints],
         resurvey_of=payload.resurvey_of,
         webhook_id=webhook_id,
+        test=payload.test,
     )
 
 

@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StringConstraints,
     ValidationError,
@@ -150,6 +151,7 @@ class SurveyIn(_In):
     account: AccountIn
     touchpoints: Annotated[list[TouchpointIn], AfterValidator(_latest)] = []
     resurvey_of: Id | None = None
+    test: StrictBool = False
 
 
 class AccountEventIn(_In):

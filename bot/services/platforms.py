@@ -248,6 +248,7 @@ def to_record(answer: PlatformAnswer, received_at: datetime) -> store.ResponseDa
         received_at=received_at,
         comment=answer.comment,
         source=answer.source,
+        test=answer.test,
         placed=False,
         amend=True,
     )

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from blocks import kpi_report as kpi_views
 from blocks import reports as views
+from blocks.advocacy_report import advocacy_blocks
 from blocks.themes import ThemeContext
 from bot.config.rules import Rules
 from bot.delivery.chart import weekly_chart_png
@@ -27,6 +28,7 @@ from bot.domain.periods import (
 from bot.domain.periods import (
     month as month_period,
 )
+from storage.advocacy import advocacy_counts
 from storage.digest import digest_counts, digest_rows
 from storage.kpi import KpiSummary, kpi_summary, weekly_series
 from storage.open_cases import OpenCase
@@ -151,10 +153,9 @@ class Reports:
         now = self.clock()
         period = parse_period(text, now=now, tz=self.rules.tzinfo)
         summary = self._summary(period, now)
-        return Report(
-            kpi_views.kpi_text(summary, period.label),
-            kpi_views.kpi_blocks(summary, label=period.label),
-        )
+        blocks = kpi_views.kpi_blocks(summary, label=period.label)
+        blocks += advocacy_blocks(advocacy_counts(self.engine, start=period.start, end=period.end))
+        return Report(kpi_views.kpi_text(summary, period.label), blocks)
 
     def _summary(self, period: Period, now: datetime) -> KpiSummary:
         """The KPIs of one period with the rules' cost and windows."""

@@ -14,7 +14,7 @@ from bot.delivery.slack import UserDirectory, Workspace
 from bot.domain.calendar import Calendar
 from bot.domain.permissions import Act, CaseRoles, may, refusal
 from bot.domain.vocabulary import CaseStatus
-from storage import cases
+from storage import cases, playbook_changes
 from storage.changes import NOT_ALLOWED, only_if
 from storage.models import FollowUpCase
 from storage.open_cases import OpenCase
@@ -26,6 +26,8 @@ EXPLAIN = {
     "resolved": "This case is already resolved.",
     "same_owner": "They already own this case.",
     "root_cause_required": "Log a root cause before resolving.",
+    "not_passive": "Insights are logged on Passive cases.",
+    "not_promoter": "Advocacy is logged on Promoter cases.",
 }
 
 
@@ -229,5 +231,37 @@ class Workflow:
             actor,
             lambda: cases.reassign(
                 self.engine, case_id, actor=actor, new_owner=new_owner, now=self.clock()
+            ),
+        )
+
+    def insight(self, case_id: int, actor: str, entry: object) -> Outcome:
+        return self._run(
+            Act.INSIGHT,
+            case_id,
+            actor,
+            lambda: playbook_changes.log_insight(
+                self.engine,
+                case_id,
+                actor=actor,
+                theme=entry.theme,  # type: ignore[attr-defined]
+                quick_win=entry.quick_win,  # type: ignore[attr-defined]
+                notes=entry.notes,  # type: ignore[attr-defined]
+                now=self.clock(),
+            ),
+        )
+
+    def advocacy(self, case_id: int, actor: str, entry: object) -> Outcome:
+        return self._run(
+            Act.ADVOCACY,
+            case_id,
+            actor,
+            lambda: playbook_changes.log_advocacy(
+                self.engine,
+                case_id,
+                actor=actor,
+                kind=entry.kind,  # type: ignore[attr-defined]
+                stage=entry.stage,  # type: ignore[attr-defined]
+                notes=entry.notes,  # type: ignore[attr-defined]
+                now=self.clock(),
             ),
         )
