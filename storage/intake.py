@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from bot.domain.details import ReceivedDetail
 from bot.domain.patterns import is_user_id
 from bot.domain.vocabulary import (
+    NATIVE_SOURCE,
     PRIORITY_RANK,
     SYSTEM_ACTOR,
     Action,
@@ -29,8 +30,6 @@ from storage.sql import Bulk
 ACCOUNT = Account.__table__
 CUSTOMER = Customer.__table__
 CASE = FollowUpCase.__table__
-NATIVE_SOURCE = "native"
-"""The source of nps-bot's own JSON shape at POST /webhooks/survey."""
 
 AccountFacts = dict[str, tuple[float | None, str | None]]
 """Each account's ARR and owner, as stored."""

@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from bot.domain.vocabulary import CaseStatus, OutboxStatus, Priority
+from bot.domain.vocabulary import NATIVE_SOURCE, CaseStatus, OutboxStatus, Priority
 from storage.sql import JSONType, UTCDateTime  # the migrations name them from here too
 
 
@@ -76,7 +76,7 @@ class SurveyResponse(SQLModel, table=True):
     touchpoints: list[dict[str, Any]] = _json(list)
     resurvey_of: str | None = Field(default=None, max_length=200)
     # The configured survey source that delivered it (`native` for the built-in JSON shape).
-    source: str = Field(default="native", max_length=50)
+    source: str = Field(default=NATIVE_SOURCE, max_length=50)
     test: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 

@@ -174,3 +174,7 @@ def case_tags(segment: str, recovery_score: int | None) -> list[str]:
     return (
         [DETRACTOR_RECOVERY] if segment == Segment.DETRACTOR and recovery_score is not None else []
     )
+
+
+NATIVE_SOURCE = "native"
+"""The survey source of nps-bot's own JSON at POST /webhooks/survey (and its platform's name)."""

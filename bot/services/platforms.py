@@ -14,38 +14,11 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from bot.config.sources import SourceRule
+from bot.domain.vocabulary import NATIVE_SOURCE
 from bot.services.sources import PLATFORMS, Answer, FetchRef, FieldMap, Platform
 from storage import inbound
 from storage import intake as store
-
-NATIVE = "native"
-
-
-class SourceRule(Protocol):
-    """What the rules file says of one source (the configuration's model is one)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def platform(self) -> str: ...
-    @property
-    def secret_env(self) -> str | None: ...
-    @property
-    def token_env(self) -> str | None: ...
-    @property
-    def score_field(self) -> str | None: ...
-    @property
-    def comment_field(self) -> str | None: ...
-    @property
-    def account_field(self) -> str | None: ...
-    @property
-    def email_field(self) -> str | None: ...
-    @property
-    def api_token_env(self) -> str | None: ...
-    @property
-    def api_url(self) -> str | None: ...
-    @property
-    def test(self) -> bool: ...
 
 
 @dataclass(frozen=True, repr=False)
@@ -95,7 +68,7 @@ def build_sources(rules: Iterable[SourceRule], environ: Mapping[str, str]) -> di
             test=rule.test,
         )
         for rule in rules
-        if rule.platform != NATIVE
+        if rule.platform != NATIVE_SOURCE
     }
 
 
@@ -145,12 +118,6 @@ class PlatformAnswer:
         if self.email:
             return self.email.split("@", 1)[0]
         return "Survey respondent"
-
-    def customer_id(self, known: str | None) -> str:
-        """The customer row: the known customer with this email, else one keyed by the email."""
-        if known:
-            return known
-        return f"email:{self.email}" if self.email else self.response_id
 
 
 class Writer(Protocol):
