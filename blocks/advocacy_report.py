@@ -1,8 +1,8 @@
-"""The advocacy section of `/nps kpi`: Promoter cases by advocacy kind and stage."""
+"""What follows the KPIs in `/nps kpi`: advocacy by kind and stage, and the pilot's outsiders."""
 
 from __future__ import annotations
 
-from slack_sdk.models.blocks import Block, SectionBlock
+from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
 from blocks.ids import AdvocacyBlock
 from blocks.playbook_modals import ADVOCACY_KINDS, ADVOCACY_STAGES
@@ -28,3 +28,13 @@ def advocacy_text(counts: AdvocacyCounts) -> str:
 def advocacy_blocks(counts: AdvocacyCounts) -> list[Block]:
     """The advocacy section, to follow the KPI blocks."""
     return [SectionBlock(block_id=AdvocacyBlock.COUNTS, text=advocacy_text(counts))]
+
+
+def outside_pilot_blocks(count: int) -> list[Block]:
+    """A line on the responses outside `[pilot]`, when there were any."""
+    if not count:
+        return []
+    text = f"_{count} response{'s' if count != 1 else ''} outside the pilot: stored, not counted._"
+    return [
+        ContextBlock(block_id=AdvocacyBlock.OUTSIDE_PILOT, elements=[MarkdownTextObject(text=text)])
+    ]

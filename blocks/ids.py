@@ -118,3 +118,4 @@ class AdvocacyBlock(StrEnum):
     """The advocacy section that follows the KPIs in `/nps kpi`."""
 
     COUNTS = "kpi_advocacy"
+    OUTSIDE_PILOT = "kpi_outside_pilot"

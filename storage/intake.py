@@ -115,6 +115,8 @@ class CaseDraft:
     routed_by: dict[str, Any] | None = None
     account_owner: str | None = None
     """The account owner a routed case's owner replaces: told where the card went."""
+    outside_pilot: bool = False
+    """Outside `[pilot]`: stored, with no card and no timers, and counted in no report."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,7 @@ RESPONSE_COLUMNS = (
     "resurvey_of",
     "source",
     "test",
+    "outside_pilot",
 )
 CASE_COLUMNS = (
     "response_id",
@@ -177,6 +180,7 @@ CASE_COLUMNS = (
     "tier",
     "routed_by:j",
     "test",
+    "outside_pilot",
 )
 STEP_COLUMNS = ("case_id", "kind", "seq", "notify", "reassign", "reason", "due_at:t", "fired_at:t")
 
@@ -198,7 +202,7 @@ def insert_responses(
     if not unique:
         return {}
     bulk = Bulk(conn)
-    inserted = _insert_new_responses(bulk, [response for response, _ in unique.values()])
+    inserted = _insert_new_responses(bulk, list(unique.values()))
     new = set(inserted)
     results = existing_cases(conn, [rid for rid in unique if rid not in new])
     if not inserted:
@@ -230,7 +234,7 @@ def insert_responses(
     return results
 
 
-def _insert_new_responses(bulk: Bulk, responses: Sequence[ResponseData]) -> list[str]:
+def _insert_new_responses(bulk: Bulk, items: Sequence[tuple[ResponseData, CaseDraft]]) -> list[str]:
     """Insert the responses not stored yet; the ids of those this call stored."""
     rows = [
         (
@@ -247,8 +251,9 @@ def _insert_new_responses(bulk: Bulk, responses: Sequence[ResponseData]) -> list
             r.resurvey_of,
             r.source,
             r.test,
+            d.outside_pilot,
         )
-        for r in responses
+        for r, d in items
     ]
     suffix = " ON CONFLICT (response_id) DO NOTHING RETURNING response_id"
     return [row[0] for row in bulk.insert("survey_response", RESPONSE_COLUMNS, rows, suffix)]
@@ -280,6 +285,7 @@ def _insert_cases(
             d.tier,
             d.routed_by,
             r.test,
+            d.outside_pilot,
         )
         for r, d in items
     ]
@@ -304,6 +310,8 @@ def _step_row(case_id: int, step: StepDraft, *, now: datetime) -> tuple[Any, ...
 
 def _deliveries(case_id: int, draft: CaseDraft, *, now: datetime) -> list[OutboxRow]:
     """The new case's card, then its alerts, and the note to the account owner it bypassed."""
+    if draft.outside_pilot:
+        return []
     common: dict[str, Any] = {
         "arr": draft.arr,
         "now": now,

@@ -85,8 +85,9 @@ def received(column: sa.ColumnElement[datetime], start: datetime, end: datetime)
 
 
 def counted(table: sa.Table = CASE) -> sa.ColumnElement[bool]:
-    """The row counts in reports: not a test response's (cases and responses alike)."""
-    return table.c.test.is_(False)
+    """The row counts in reports: not a test response's, not one outside the pilot (cases and
+    responses alike)."""
+    return sa.and_(table.c.test.is_(False), table.c.outside_pilot.is_(False))
 
 
 def contacted(now: datetime) -> sa.ColumnElement[bool]:

@@ -78,6 +78,8 @@ class SurveyResponse(SQLModel, table=True):
     # The configured survey source that delivered it (`native` for the built-in JSON shape).
     source: str = Field(default=NATIVE_SOURCE, max_length=50)
     test: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # Outside `[pilot]`: stored, with no card and no timers, and counted in no report.
+    outside_pilot: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class FollowUpCase(SQLModel, table=True):
@@ -164,6 +166,8 @@ class FollowUpCase(SQLModel, table=True):
     resolution_overdue_at: datetime | None = _time(nullable=True)
     # A test response's case: marked TEST on its card, left out of every report.
     test: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # Outside `[pilot]`: stored, with no card and no timers, and counted in no report.
+    outside_pilot: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class Activity(SQLModel, table=True):

@@ -97,7 +97,7 @@ def open_cases(
         )
         .join(ACCOUNT, ACCOUNT.c.id == CASE.c.account_id)
         .join(CUSTOMER, CUSTOMER.c.id == CASE.c.customer_id)
-        .where(CASE.c.status != CaseStatus.RESOLVED)
+        .where(CASE.c.status != CaseStatus.RESOLVED, CASE.c.outside_pilot.is_(False))
         .order_by(*order)
         .limit(limit)
     )

@@ -216,6 +216,7 @@ def note_breaches(engine: sa.Engine, *, now: datetime, limit: int = 1000) -> lis
             CASE.c.first_contact_at.is_(None),
             CASE.c.contact_due_at <= now,
             CASE.c.status != CaseStatus.RESOLVED,
+            CASE.c.outside_pilot.is_(False),  # no card to mark, nobody to chase
         )
         .order_by(CASE.c.contact_due_at)
         .limit(limit)

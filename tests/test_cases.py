@@ -14,7 +14,8 @@ from alembic.migration import MigrationContext
 from sqlmodel import Session, SQLModel, select
 
 from bot.config.rules import rules_from_mapping
-from bot.services.intake import IntakeWriter, Router, parse_survey, to_response_data
+from bot.services.intake import IntakeWriter, parse_survey, to_response_data
+from bot.services.router import Router
 from storage import cases
 from storage.db import alembic_config, create_db_engine, migrate
 from storage.models import Activity, EscalationStep, FollowUpCase, OutboxMessage

@@ -12,8 +12,9 @@ from sqlmodel import Session, select
 from bot.config.rules import rules_from_mapping
 from bot.delivery.slack import UserDirectory
 from bot.domain.permissions import Act
-from bot.services.intake import IntakeWriter, Router, to_response_data
+from bot.services.intake import IntakeWriter, to_response_data
 from bot.services.payloads import parse_survey
+from bot.services.router import Router
 from bot.services.workflow import Workflow
 from storage import cases
 from storage.changes import NOT_ALLOWED, only_if

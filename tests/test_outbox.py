@@ -23,7 +23,8 @@ from sqlmodel import Session, select
 from bot.config.rules import Rules, rules_from_mapping
 from bot.delivery.outbox import METADATA_TYPE, OutboxWorker
 from bot.delivery.slack import make_client
-from bot.services.intake import IntakeWriter, Router, parse_survey, to_response_data
+from bot.services.intake import IntakeWriter, parse_survey, to_response_data
+from bot.services.router import Router
 from storage import intake as intake_store
 from storage import outbox as store
 from storage.models import FollowUpCase, OutboxMessage, SlackUser

@@ -121,7 +121,8 @@ def test_a_critical_tier_sets_four_hours_alerts_the_vp_and_shows_on_the_card(
 
 def test_the_feed_table_routes_in_the_writers_transaction(engine):
     from bot.config.rules import rules_from_mapping
-    from bot.services.intake import IntakeWriter, Router, parse_survey, to_response_data
+    from bot.services.intake import IntakeWriter, parse_survey, to_response_data
+    from bot.services.router import Router
     from storage.touchpoints import TouchpointRecord, record_touchpoints
 
     at = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

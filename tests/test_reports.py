@@ -18,7 +18,8 @@ from sqlmodel import SQLModel
 from bot.config.rules import rules_from_mapping
 from bot.domain.vocabulary import Segment
 from bot.services.imports import CsvError, parse_account_csv
-from bot.services.intake import IntakeWriter, Router, parse_survey, to_response_data
+from bot.services.intake import IntakeWriter, parse_survey, to_response_data
+from bot.services.router import Router
 from storage import cases
 from storage.account_events import (
     AccountEventRow,

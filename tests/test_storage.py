@@ -14,7 +14,8 @@ from sqlmodel import Session, SQLModel, select
 
 from bot.config.rules import rules_from_mapping
 from bot.domain.vocabulary import PRIORITY_RANK, SYSTEM_ACTOR, Action, Priority
-from bot.services.intake import IntakeWriter, Router, parse_survey, to_response_data
+from bot.services.intake import IntakeWriter, parse_survey, to_response_data
+from bot.services.router import Router
 from storage.activity import insert_activities
 from storage.db import create_db_engine, pending_migrations
 from storage.models import Account, EscalationStep, FollowUpCase, OutboxMessage, SurveyResponse

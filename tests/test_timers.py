@@ -12,7 +12,8 @@ from sqlmodel import Session, select
 
 from bot.config.rules import rules_from_mapping
 from bot.delivery.slack import UserDirectory
-from bot.services.intake import IntakeWriter, Router, parse_survey, to_response_data
+from bot.services.intake import IntakeWriter, parse_survey, to_response_data
+from bot.services.router import Router
 from bot.services.timers import Timers
 from storage import cases
 from storage import timers as store

@@ -18,7 +18,8 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from bot.config.rules import rules_from_mapping
-from bot.services.intake import IntakeWriter, Router
+from bot.services.intake import IntakeWriter
+from bot.services.router import Router
 from handlers.account_webhook import account_route
 from handlers.survey_webhook import survey_route
 from storage.db import begin_immediate

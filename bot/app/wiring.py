@@ -23,9 +23,10 @@ from bot.config.settings import Settings
 from bot.delivery.outbox import OutboxWorker
 from bot.delivery.slack import UserDirectory, Workspace, make_client
 from bot.services.fetcher import Fetcher
-from bot.services.intake import IntakeWriter, Router
+from bot.services.intake import IntakeWriter
 from bot.services.platforms import PlatformIntake, build_sources, to_record
 from bot.services.reports import Reports
+from bot.services.router import Router
 from bot.services.timers import Timers
 from bot.services.workflow import Workflow
 from handlers.listeners import register_listeners

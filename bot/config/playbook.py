@@ -1,9 +1,9 @@
-"""The playbook's tables of the rules file: `[[routing.by_touchpoint]]` and `[[sla.tiers]]`."""
+"""The playbook's tables of the rules file: routing by touchpoint, SLA tiers, the pilot."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -90,3 +90,15 @@ class Tier:
 
 Tiers = Annotated[tuple[Tier, ...], listed("tier tables")]
 TouchpointRoutes = Annotated[tuple[TouchpointRoute, ...], listed("routing tables")]
+
+
+SegmentName = Literal["detractor", "passive", "promoter"]
+
+
+@dataclass(frozen=True, config=TABLE)
+class Pilot:
+    """`[pilot]`: with any list set, only the responses it matches get cards and timers."""
+
+    segments: Annotated[tuple[SegmentName, ...], listed("segments")] = ()
+    owners: Annotated[tuple[Person, ...], listed("people")] = ()
+    sources: Annotated[tuple[Word, ...], listed("source names")] = ()

@@ -44,7 +44,7 @@ from bot.config.fields import (
     problems,
     raise_problems,
 )
-from bot.config.playbook import Tiers, TouchpointRoutes
+from bot.config.playbook import Pilot, Tiers, TouchpointRoutes
 from bot.config.program import Kpi, Review, Themes
 from bot.config.sources import Sources
 from bot.config.toml_out import to_toml
@@ -327,6 +327,7 @@ class Rules:
     resurvey: Resurvey = Resurvey()
     scheduler: Scheduler = Scheduler()
     sources: Sources = ()
+    pilot: Pilot = Pilot()
 
     @property
     def tzinfo(self) -> ZoneInfo:

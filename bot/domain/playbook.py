@@ -147,3 +147,25 @@ def tier_snapshot(tier: TierRule) -> dict[str, Any]:
         "contact_within": str(tier.contact_within),
         "notify": list(tier.notify),
     }
+
+
+class PilotRule(Protocol):
+    """`[pilot]` as the rules file gives it."""
+
+    @property
+    def segments(self) -> tuple[str, ...]: ...
+    @property
+    def owners(self) -> tuple[str, ...]: ...
+    @property
+    def sources(self) -> tuple[str, ...]: ...
+
+
+def in_pilot(pilot: PilotRule, *, segment: str, owner: str | None, source: str) -> bool:
+    """Whether a response is in the pilot: every list the pilot sets must name it (owners
+    ignoring case); a pilot that sets none takes everything."""
+    owners = {o.casefold() for o in pilot.owners}
+    return (
+        (not pilot.segments or segment in pilot.segments)
+        and (not owners or (owner or "").casefold() in owners)
+        and (not pilot.sources or source in pilot.sources)
+    )

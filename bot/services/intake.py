@@ -10,7 +10,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,15 +18,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.config.rules import Rules
-from bot.delivery.destinations import Destinations
-from bot.domain.calendar import Calendar
-from bot.domain.patterns import is_user_id
-from bot.domain.playbook import Route, route
-from bot.domain.policy import Matchers, is_top_revenue, plan_case, top_revenue_threshold
-from bot.domain.vocabulary import StepKind
 from bot.services.payloads import SurveyIn, parse_survey
 from bot.services.placement import amend_repeats, place
+from bot.services.router import Router
 from storage import accounts
 from storage import intake as store
 from storage import touchpoints as feeds
@@ -69,94 +63,6 @@ def to_response_data(
         webhook_id=webhook_id,
         test=payload.test,
     )
-
-
-class Router:
-    """Turns a stored response into its case draft under the current rules."""
-
-    def __init__(self, rules: Rules) -> None:
-        self.rules = rules
-        self.calendar = Calendar.from_rules(rules)
-        self.matchers = Matchers.from_routing(rules.routing)
-        self.destinations = Destinations(rules)
-
-    def threshold(self, conn: sa.Connection) -> float | None:
-        """The ARR at or above which an account counts as top revenue."""
-        known = store.count_accounts_with_arr(conn)
-        return top_revenue_threshold(
-            self.rules.routing, lambda rank: store.arr_at_rank(conn, rank), known
-        )
-
-    def route(
-        self, response: store.ResponseData, touchpoints: Sequence[Mapping[str, Any]]
-    ) -> Route | None:
-        """The `[[routing.by_touchpoint]]` rule that picks this response's owner, if any."""
-        return route(
-            self.rules.routing.by_touchpoint,
-            touchpoints=touchpoints,
-            comment=response.comment,
-            answered_at=response.submitted_at,
-            arrived_at=response.received_at,
-            calendar=self.calendar,
-        )
-
-    def draft(
-        self,
-        response: store.ResponseData,
-        *,
-        arr: float | None,
-        threshold: float | None,
-        owner: str | None = None,
-        touchpoints: Sequence[Mapping[str, Any]] = (),
-    ) -> store.CaseDraft:
-        """The case the policy decides for one response; `owner` is the account's, as stored.
-
-        `touchpoints` are the latest before the answer (feed and payload) that routing reads.
-        """
-        plan = plan_case(
-            score=response.score,
-            comment=response.comment,
-            received_at=response.received_at,
-            top_revenue=is_top_revenue(arr, threshold=threshold),
-            rules=self.rules,
-            calendar=self.calendar,
-            matchers=self.matchers,
-        )
-        steps = [
-            store.StepDraft(StepKind.LADDER, s.seq, s.notify, s.due_at, s.reassign)
-            for s in plan.steps
-        ]
-        account_owner = owner or response.account.owner
-        routed = self.route(response, touchpoints or response.touchpoints)
-        owner = routed.owner if routed else account_owner
-        steps += [
-            store.StepDraft(
-                StepKind.ALERT,
-                i,
-                a.notify,
-                response.received_at,
-                reason=a.reason.value,
-                channel=self.destinations.known_channel(a.notify, owner),
-            )
-            for i, a in enumerate(plan.alerts, start=1)
-        ]
-        return store.CaseDraft(
-            segment=plan.segment.value,
-            priority=plan.priority,
-            arr=arr,
-            reasons=sorted(r.value for r in plan.reasons),
-            suggest_email_first=plan.suggest_email_first,
-            contact_due_at=plan.contact_due_at,
-            resolution_due_at=plan.resolution_due_at,
-            policy=plan.policy,
-            steps=steps,
-            card_channel=(routed and routed.channel) or self.destinations.card_channel(owner),
-            owner_user_id=owner if is_user_id(owner) else None,
-            owner_ref=owner,
-            tier=plan.tier,
-            routed_by=routed.reason if routed else None,
-            account_owner=account_owner if routed and account_owner != owner else None,
-        )
 
 
 def _log_failure(response_id: str, exc: Exception) -> None:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from blocks import kpi_report as kpi_views
 from blocks import reports as views
-from blocks.advocacy_report import advocacy_blocks
+from blocks.advocacy_report import advocacy_blocks, outside_pilot_blocks
 from blocks.themes import ThemeContext
 from bot.config.rules import Rules
 from bot.delivery.chart import weekly_chart_png
@@ -34,6 +34,7 @@ from storage.kpi import KpiSummary, kpi_summary, weekly_series
 from storage.open_cases import OpenCase
 from storage.outbox import claim_daily_digest, claim_monthly_review
 from storage.outcomes import Windows
+from storage.pilot import outside_pilot
 from storage.rollup import root_cause_rollup
 
 log = logging.getLogger(__name__)
@@ -155,6 +156,9 @@ class Reports:
         summary = self._summary(period, now)
         blocks = kpi_views.kpi_blocks(summary, label=period.label)
         blocks += advocacy_blocks(advocacy_counts(self.engine, start=period.start, end=period.end))
+        blocks += outside_pilot_blocks(
+            outside_pilot(self.engine, start=period.start, end=period.end)
+        )
         return Report(kpi_views.kpi_text(summary, period.label), blocks)
 
     def _summary(self, period: Period, now: datetime) -> KpiSummary:
