@@ -78,7 +78,11 @@ def _contact_text(summary: OutcomeSummaryLike) -> str:
 
 
 def _resolution_text(summary: OutcomeSummaryLike) -> str:
-    return _rate_line("Resolution rate", summary.resolution_rate, RESOLUTION_TARGET)
+    line = _rate_line("Resolution rate", summary.resolution_rate, RESOLUTION_TARGET)
+    in_time = getattr(summary, "resolved_in_time", None)
+    if in_time is None or not in_time.denominator:
+        return line
+    return f"{line}\nResolved within the deadline: {format_ratio(in_time)}"
 
 
 def _recovery_text(summary: OutcomeSummaryLike) -> str:

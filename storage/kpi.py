@@ -53,6 +53,7 @@ TARGET_ROI = 5.0
 DEFAULT_WINDOWS = Windows()
 NO_COST = "no program cost: set `kpi.monthly_cost` in the rules"
 NO_BASELINE = "no not-contacted Detractor accounts to compare with"
+NO_RESOLUTIONS = Ratio(0, 0)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ class KpiSummary:
     recovered_accounts: int = 0
     cost_missing: str | None = None
     segment_contact: tuple[tuple[str, Ratio], ...] = ()
+    resolved_in_time: Ratio = NO_RESOLUTIONS
+    """Detractor cases resolved by their resolution deadline, of those resolved."""
 
     @property
     def churn_reduction(self) -> float | None:
@@ -120,9 +123,12 @@ def program_months(start: datetime, end: datetime) -> float:
 
 def _case_counts(now: datetime, windows: Windows) -> dict[str, sa.ColumnElement[bool]]:
     """The per-case conditions the KPIs count, by name."""
+    resolved = sa.and_(CASE.c.resolved_at.is_not(None), CASE.c.resolved_at <= now)
     return {
         **contact_conditions(now),
         "satisfied": satisfied(now),
+        "resolved": resolved,
+        "resolved_in_time": sa.and_(resolved, CASE.c.resolved_at <= CASE.c.resolution_due_at),
         **recovery_conditions(now, windows.recovery),
     }
 
@@ -247,6 +253,7 @@ def _summary(
         nps_previous=before.nps,
         recovery_outside=total("resurveyed_outside"),
         recovered_accounts=total("kept"),
+        resolved_in_time=Ratio(total("resolved_in_time"), total("resolved")),
     )
 
 

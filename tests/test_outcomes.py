@@ -107,3 +107,16 @@ def test_costs_by_month_are_shared_by_the_days_a_period_covers():
     assert program_cost(table, START, END, UTC).amount == pytest.approx(3100)
     gap = program_cost(table, at(9, 20), at(10, 5), UTC)
     assert gap.amount is None and "2026-09" in (gap.missing or "")
+
+
+def test_resolutions_within_their_deadline_are_counted(engine):
+    on_time = add(engine, "r-1", score=2, received=at(10, 1), account="A")
+    set_case(engine, on_time, resolution_due_at=at(10, 10))
+    resolved(engine, on_time, at(10, 8), satisfied=True)
+    late = add(engine, "r-2", score=3, received=at(10, 2), account="B")
+    set_case(engine, late, resolution_due_at=at(10, 10))
+    resolved(engine, late, at(10, 12), satisfied=False)
+    add(engine, "r-3", score=4, received=at(10, 3), account="C")  # open: not counted
+
+    kpi = kpi_summary(engine, start=START, end=END, now=LATER, monthly_cost=0)
+    assert kpi.resolved_in_time == Ratio(1, 2)
