@@ -34,6 +34,7 @@ class ModalCallback(StrEnum):
     ROOT_CAUSE = "modal_root_cause"
     RESOLVE = "modal_resolve"
     REASSIGN = "modal_reassign"
+    MARK_FIXED = "modal_mark_fixed"
 
 
 class ModalBlock(StrEnum):
@@ -53,6 +54,8 @@ class ModalBlock(StrEnum):
     SATISFIED = "satisfied"
     RESURVEY_ON = "resurvey_on"
     NEW_OWNER = "new_owner"
+    FIX_WHAT = "fix_what"
+    FIX_SHIPPED = "fix_shipped"
 
 
 class ModalAction(StrEnum):
@@ -70,6 +73,8 @@ class ModalAction(StrEnum):
     SATISFIED = "satisfied_input"
     RESURVEY_ON = "resurvey_on_input"
     NEW_OWNER = "new_owner_input"
+    FIX_WHAT = "fix_what_input"
+    FIX_SHIPPED = "fix_shipped_input"
 
 
 class ManagerAction(StrEnum):
@@ -98,3 +103,21 @@ class HomeBlock(StrEnum):
     EMPTY = "home_empty"
     MORE = "home_more"
     CASE_PREFIX = "home_case_"
+
+
+class FixAction(StrEnum):
+    """Buttons of the outer loop: a theme's Mark fixed (value: the theme's name) and the owner's
+    Mark told (value: "<fix id>:<customer id>") and Mark all told (value: the fix id)."""
+
+    MARK_FIXED = "theme_mark_fixed"
+    MARK_TOLD = "fix_mark_told"
+    MARK_ALL_TOLD = "fix_mark_all_told"
+
+
+class FixBlock(StrEnum):
+    """Blocks of the fix messages; a customer's row is `fix_customer_<n>`."""
+
+    DRAFT = "fix_draft"
+    INTRO = "fix_intro"
+    CUSTOMER_PREFIX = "fix_customer_"
+    ALL = "fix_all"
