@@ -213,3 +213,27 @@ def parse_reassign(
     if current_owner and user == current_owner:
         return {ModalBlock.NEW_OWNER: "They already own this case."}
     return ReassignInput(new_owner=user)
+
+
+@dataclass(frozen=True)
+class MarkFixedInput:
+    what_changed: str
+    shipped_on: date
+
+
+def parse_mark_fixed(values: Mapping[str, Any], *, today: date) -> MarkFixedInput | Errors:
+    """What changed and when it shipped (not in the future), or field errors."""
+    errors: Errors = {}
+    what = _string(values, ModalBlock.FIX_WHAT, ModalAction.FIX_WHAT)
+    if what is None:
+        errors[ModalBlock.FIX_WHAT] = "Say what changed."
+    _long(what, ModalBlock.FIX_WHAT, errors, limit=2000)
+    shipped = _day(values, ModalBlock.FIX_SHIPPED, ModalAction.FIX_SHIPPED, errors)
+    if shipped is None and ModalBlock.FIX_SHIPPED not in errors:
+        errors[ModalBlock.FIX_SHIPPED] = "Pick the day it shipped."
+    elif shipped is not None and shipped > today:
+        errors[ModalBlock.FIX_SHIPPED] = "Pick the day it shipped: today or earlier."
+    if errors:
+        return errors
+    assert what is not None and shipped is not None
+    return MarkFixedInput(what_changed=what, shipped_on=shipped)

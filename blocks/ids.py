@@ -38,6 +38,7 @@ class ModalCallback(StrEnum):
     REASSIGN = "modal_reassign"
     INSIGHT = "modal_insight"
     ADVOCACY = "modal_advocacy"
+    MARK_FIXED = "modal_mark_fixed"
 
 
 class ModalBlock(StrEnum):
@@ -62,6 +63,8 @@ class ModalBlock(StrEnum):
     ADVOCACY_KIND = "advocacy_kind"
     ADVOCACY_STAGE = "advocacy_stage"
     ADVOCACY_NOTES = "advocacy_notes"
+    FIX_WHAT = "fix_what"
+    FIX_SHIPPED = "fix_shipped"
 
 
 class ModalAction(StrEnum):
@@ -84,6 +87,8 @@ class ModalAction(StrEnum):
     ADVOCACY_KIND = "advocacy_kind_input"
     ADVOCACY_STAGE = "advocacy_stage_input"
     ADVOCACY_NOTES = "advocacy_notes_input"
+    FIX_WHAT = "fix_what_input"
+    FIX_SHIPPED = "fix_shipped_input"
 
 
 class ManagerAction(StrEnum):
@@ -119,3 +124,21 @@ class AdvocacyBlock(StrEnum):
 
     COUNTS = "kpi_advocacy"
     OUTSIDE_PILOT = "kpi_outside_pilot"
+
+
+class FixAction(StrEnum):
+    """Buttons of the outer loop: a theme's Mark fixed (value: the theme's name) and the owner's
+    Mark told (value: "<fix id>:<customer id>") and Mark all told (value: the fix id)."""
+
+    MARK_FIXED = "theme_mark_fixed"
+    MARK_TOLD = "fix_mark_told"
+    MARK_ALL_TOLD = "fix_mark_all_told"
+
+
+class FixBlock(StrEnum):
+    """Blocks of the fix messages; a customer's row is `fix_customer_<n>`."""
+
+    DRAFT = "fix_draft"
+    INTRO = "fix_intro"
+    CUSTOMER_PREFIX = "fix_customer_"
+    ALL = "fix_all"

@@ -13,6 +13,7 @@ from slack_sdk.models.blocks import (
 )
 
 from blocks.card import SEGMENT_ICON
+from blocks.fixes import mark_fixed_button
 from blocks.report_parts import (
     CAUSE_LIMIT,
     CAUSE_ROWS,
@@ -233,7 +234,14 @@ def root_cause_blocks(
     shown = rows[:CAUSE_ROWS]
     for number, row in enumerate(shown, start=1):
         text = "\n".join([_cause_text(row, total), *theme_lines(row, context)])
-        blocks.append(section_block(f"{ReportBlock.CAUSE_PREFIX}{number}", text))
+        theme = context.theme(row.cause) if context is not None else None
+        blocks.append(
+            SectionBlock(
+                block_id=f"{ReportBlock.CAUSE_PREFIX}{number}",
+                text=truncate(text, SECTION_LIMIT),
+                accessory=mark_fixed_button(theme.name) if theme is not None else None,
+            )
+        )
     more = len(rows) - len(shown)
     if more > 0:
         blocks.append(

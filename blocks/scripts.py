@@ -28,6 +28,7 @@ TEMPLATES = {
     "passive_call": "passive_call.j2",
     "promoter": "promoter_thanks.j2",
 }
+FIX_TEMPLATE = "theme_fix_announcement.j2"
 TITLES = {
     "detractor_call.j2": "Call script",
     "detractor_email.j2": "Email first: no comment was left",

@@ -4,7 +4,7 @@ previous period."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from blocks.report_parts import RootCauseRowLike, plural
@@ -31,6 +31,8 @@ class ThemeContext:
     themes: Mapping[str, ThemeLike]
     previous: Mapping[str, RootCauseRowLike]
     previous_label: str | None = None
+    # Per theme (casefolded): its latest fix's customers told, and to tell.
+    told: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -38,12 +40,14 @@ class ThemeContext:
         themes: Sequence[ThemeLike],
         previous: Sequence[RootCauseRowLike],
         previous_label: str | None,
+        told: Mapping[str, tuple[int, int]] | None = None,
     ) -> ThemeContext:
         """The context keyed by theme name, ignoring case."""
         return cls(
             {t.name.casefold(): t for t in themes},
             {r.cause.casefold(): r for r in previous},
             previous_label,
+            dict(told or {}),
         )
 
     def theme(self, cause: str) -> ThemeLike | None:
@@ -86,4 +90,7 @@ def theme_lines(row: RootCauseRowLike, context: ThemeContext | None) -> list[str
     owner = owner_text(context.theme(row.cause))
     if owner:
         lines.append(owner)
+    told = context.told.get(row.cause.casefold())
+    if told is not None:
+        lines.append(f"Fixed · told {told[0]} of {plural(told[1], 'customer')}")
     return lines

@@ -15,7 +15,7 @@ from bot.services.workflow import Workflow
 log = logging.getLogger(__name__)
 
 
-def _where(body: dict) -> tuple[str | None, str | None]:
+def where(body: dict) -> tuple[str | None, str | None]:
     """The channel and ts of the card that was clicked."""
     channel = (body.get("channel") or body.get("container") or {}).get("id") or (
         body.get("container") or {}
@@ -26,7 +26,7 @@ def _where(body: dict) -> tuple[str | None, str | None]:
 
 def tell(client: WebClient, body: dict, text: str) -> None:
     """A short note only the person who clicked sees."""
-    channel, _ = _where(body)
+    channel, _ = where(body)
     user = body["user"]["id"]
     if channel:
         client.chat_postEphemeral(channel=channel, user=user, text=text)
@@ -60,7 +60,7 @@ def _open(act: Act, body: dict, action: dict, client: WebClient, workflow: Workf
     if not allowed.ok or allowed.case is None:
         tell(client, body, allowed.message or "Nothing to do.")
         return
-    channel, ts = _where(body)
+    channel, ts = where(body)
     today = workflow.today()
     case = allowed.case
     rules = workflow.rules

@@ -1,4 +1,5 @@
-"""Tables: accounts, customers, responses, follow-up cases, activity, escalation steps, outbox."""
+"""Tables: accounts, customers, responses, follow-up cases, activity, escalation steps, outbox,
+and the themes fixed with the customers told."""
 
 from __future__ import annotations
 
@@ -326,3 +327,28 @@ class InboundFetch(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=200)
     received_at: datetime = _time()
     done_at: datetime | None = _time(nullable=True)
+
+
+class ThemeFix(SQLModel, table=True):
+    """A root-cause theme marked fixed: what changed, when it shipped, who said so and when."""
+
+    __tablename__ = "theme_fix"
+    __table_args__ = (sa.Index("ix_theme_fix_theme_at", "theme", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    theme: str = Field(max_length=100)
+    what_changed: str = Field(sa_type=sa.Text)
+    shipped_on: date
+    by: str = Field(max_length=50)
+    at: datetime = _time()
+
+
+class ThemeTold(SQLModel, table=True):
+    """A customer told about a fix: once per fix and customer, whoever clicked first."""
+
+    __tablename__ = "theme_told"
+
+    fix_id: int = Field(foreign_key="theme_fix.id", primary_key=True)
+    customer_id: str = Field(foreign_key="customer.id", primary_key=True, max_length=200)
+    by: str = Field(max_length=50)
+    at: datetime = _time()

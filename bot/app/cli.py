@@ -22,6 +22,8 @@ from bot.app.cli_common import (
 from bot.config.rules import Rules, RulesError, load_rules, rules_to_toml
 from bot.config.settings import Settings, SettingsError, load_settings
 
+TOLD = "told"  # `export told --theme NAME`: a theme's customers told or to tell
+
 
 def _load(*, serving: bool) -> tuple[Settings, Rules]:
     settings = load_settings()
@@ -181,10 +183,29 @@ def _write_csv(out: IO[str], columns: Sequence[str], rows: Iterable[dict[str, An
     return count
 
 
+def export_told_cmd(args: argparse.Namespace) -> int:
+    """The customers told or to tell about a theme's latest fix, as CSV; no comments."""
+    from storage.fixes import TOLD_COLUMNS, export_told
+
+    if not args.theme:
+        raise CommandError("export told needs --theme NAME")
+    with database(load_settings(), migrated=True) as engine:
+        rows = export_told(engine, args.theme)
+    if args.out in (None, "-"):
+        count = _write_csv(sys.stdout, TOLD_COLUMNS, rows)
+    else:
+        with Path(args.out).open("w", newline="", encoding="utf-8") as out:
+            count = _write_csv(out, TOLD_COLUMNS, rows)
+    print(f"{count} customers exported", file=sys.stderr)
+    return 0
+
+
 def export_cmd(args: argparse.Namespace) -> int:
     """Every case as CSV for BI tools; no comments, emails or phone numbers."""
     from storage.export import EXPORT_COLUMNS, export_cases
 
+    if args.file == TOLD:
+        return export_told_cmd(args)
     with database(load_settings(), migrated=True) as engine:
         if args.file == "-":
             count = _write_csv(sys.stdout, EXPORT_COLUMNS, export_cases(engine))
@@ -223,7 +244,12 @@ def parser() -> argparse.ArgumentParser:
     mig.set_defaults(func=migrate_cmd)
     import_cmd.register(sub)
     exp = sub.add_parser("export", help="export every case as CSV for BI tools")
-    exp.add_argument("file", help="where to write the CSV (- for standard output)")
+    exp.add_argument(
+        "file",
+        help="where to write the CSV (- for standard output); `told` for a theme's customers",
+    )
+    exp.add_argument("out", nargs="?", help="with `told`: where to write (default: stdout)")
+    exp.add_argument("--theme", help="with `told`: the theme fixed")
     exp.set_defaults(func=export_cmd)
     outbox_cmd.register(sub)
     return top

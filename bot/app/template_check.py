@@ -1,4 +1,5 @@
-"""`check-config`'s template check: every script template rendered against sample cases."""
+"""`check-config`'s template check: every script template rendered against sample cases, and
+the fix announcement against a sample fix."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from typing import Any
 
 from jinja2 import TemplateError, TemplateNotFound, TemplateSyntaxError
 
-from blocks.scripts import TEMPLATES, Scripts, script_context
+from blocks.fixes import announcement_context
+from blocks.scripts import FIX_TEMPLATE, TEMPLATES, Scripts, script_context
 from bot.domain.vocabulary import Reason, Segment
 from storage.case_view import CaseView
+from storage.fixes import Fix
 from storage.models import Account, Customer, FollowUpCase, SurveyResponse
 
 SAMPLE_TIME = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
@@ -78,6 +81,14 @@ def sample_contexts() -> list[dict[str, Any]]:
     ]
 
 
+def sample_fix_contexts() -> list[dict[str, Any]]:
+    """The variables of the fix announcement for a sample fix."""
+    fix = Fix(
+        1, "Billing errors", "invoices are right first time", date(2026, 11, 2), "U0", SAMPLE_TIME
+    )
+    return [announcement_context(fix)]
+
+
 def _line_of(exc: BaseException, filename: str | None) -> int | None:
     """The line of the template where rendering failed, when the traceback shows it."""
     if isinstance(exc, TemplateSyntaxError):
@@ -109,7 +120,7 @@ def template_problems(templates_dir: str | None) -> list[str]:
     Every template the bot uses and every `.j2` file in `templates_dir` is rendered against
     the sample cases with strict undefined variables, as the bot renders them.
     """
-    names = set(TEMPLATES.values())
+    names = set(TEMPLATES.values()) | {FIX_TEMPLATE}
     if templates_dir:
         folder = Path(templates_dir)
         if not folder.is_dir():
@@ -122,7 +133,8 @@ def template_problems(templates_dir: str | None) -> list[str]:
         try:
             template = scripts.env.get_template(name)
             filename = template.filename
-            for context in sample_contexts():
+            samples = sample_fix_contexts() if name == FIX_TEMPLATE else sample_contexts()
+            for context in samples:
                 template.render(**context)
         except Exception as exc:
             problems.append(f"templates_dir: {_problem(name, exc, filename)}")

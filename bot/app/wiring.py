@@ -23,6 +23,7 @@ from bot.config.settings import Settings
 from bot.delivery.outbox import OutboxWorker
 from bot.delivery.slack import UserDirectory, Workspace, make_client
 from bot.services.fetcher import Fetcher
+from bot.services.fixes import Fixes
 from bot.services.intake import IntakeWriter
 from bot.services.platforms import PlatformIntake, build_sources, to_record
 from bot.services.reports import Reports
@@ -167,7 +168,8 @@ def build_services(
     fetcher = Fetcher(engine, sources, platforms.store_fetched, **timed)
     platforms.wake_fetcher = fetcher.wake
 
-    bolt = _bolt(settings, client, workspace, workflow, reports)
+    fixes = Fixes(engine, rules, directory, wake=outbox.wake, **timed)
+    bolt = _bolt(settings, client, workspace, workflow, reports, fixes)
     return Services(
         settings,
         rules,
@@ -190,6 +192,7 @@ def _bolt(
     workspace: Workspace,
     workflow: Workflow,
     reports: Reports,
+    fixes: Fixes,
 ) -> App:
     """Bolt with the listeners, authorising with the one workspace's token."""
     logging.getLogger("slack_bolt.App").addFilter(_QuietTokenWarning())
@@ -216,6 +219,7 @@ def _bolt(
     def inject(context: BoltContext, next: Callable[[], None]) -> None:
         context["workflow"] = workflow
         context["reports"] = reports
+        context["fixes"] = fixes
         next()
 
     bolt.use(inject)

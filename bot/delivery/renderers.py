@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject
 from blocks import messages, playbook_messages
 from blocks.card import card_blocks, card_text
 from bot.delivery.destinations import NoDestination
+from bot.delivery.fix_renderers import render_fix_draft, render_fix_tell
 from bot.delivery.plan import Context, Method, Plan, Send, Skip, Wait
 from bot.delivery.report_renderers import render_chart, render_digest, render_monthly_review
 from bot.delivery.webhooks import resurvey_body
@@ -308,6 +309,8 @@ RENDERERS: dict[DeliveryKind, Renderer] = {
     DeliveryKind.DIGEST: render_digest,
     DeliveryKind.WEEKLY_CHART: render_chart,
     DeliveryKind.MONTHLY_REVIEW: render_monthly_review,
+    DeliveryKind.FIX_DRAFT: render_fix_draft,
+    DeliveryKind.FIX_TELL: render_fix_tell,
 }
 
 

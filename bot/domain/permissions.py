@@ -16,6 +16,8 @@ class Act(StrEnum):
     NUDGE = "nudge"
     INSIGHT = "insight"
     ADVOCACY = "advocacy"
+    MARK_FIXED = "mark_fixed"
+    MARK_TOLD = "mark_told"
 
 
 # Working a case is open to the whole customer-success bench; closing or moving it is not.
@@ -34,6 +36,14 @@ for _act in (Act.LOG_CONTACT, Act.ROOT_CAUSE, Act.INSIGHT, Act.ADVOCACY):
 REFUSALS[Act.DONE] = REFUSALS[Act.RESOLVE].replace("resolve", "close")
 REFUSALS[Act.NUDGE] = (
     "Only the owner's manager, the CX lead or the VP of Customer Success can nudge the owner."
+)
+
+
+REFUSALS[Act.MARK_FIXED] = (
+    "Only the theme's owner, the CX lead or the VP of Customer Success can mark a theme fixed."
+)
+REFUSALS[Act.MARK_TOLD] = (
+    "Only the account owner, the CX lead or the VP of Customer Success can mark customers told."
 )
 
 
@@ -62,3 +72,8 @@ def may(act: Act, actor: str, roles: CaseRoles) -> bool:
 def refusal(act: Act) -> str:
     """The short explanation shown to someone who may not do `act`."""
     return REFUSALS[act]
+
+
+def may_for(actor: str, responsible: str | None, cx_lead: str | None, vp: str | None) -> bool:
+    """Whether `actor` is the responsible owner (of a theme or an account), the CX lead or VP."""
+    return actor in {responsible, cx_lead, vp} - {None}

@@ -82,6 +82,8 @@ class DeliveryKind(StrEnum):
     DIGEST = "digest"
     WEEKLY_CHART = "weekly_chart"
     MONTHLY_REVIEW = "monthly_review"
+    FIX_DRAFT = "fix_draft"
+    FIX_TELL = "fix_tell"
 
 
 class Action(StrEnum):

@@ -30,6 +30,7 @@ from bot.domain.periods import (
 )
 from storage.advocacy import advocacy_counts
 from storage.digest import digest_counts, digest_rows
+from storage.fixes import told_counts
 from storage.kpi import KpiSummary, kpi_summary, weekly_series
 from storage.open_cases import OpenCase
 from storage.outbox import claim_daily_digest, claim_monthly_review
@@ -205,7 +206,7 @@ class Reports:
         themes = [
             ThemeView(t.name, self._id(t.owner) or t.owner, t.mandate) for t in self.rules.themes
         ]
-        context = ThemeContext.of(themes, earlier, before.label)
+        context = ThemeContext.of(themes, earlier, before.label, told_counts(self.engine))
         return Report(
             views.root_cause_text(rows, label=label),
             views.root_cause_blocks(rows, label=label, context=context),
