@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
 
 from slack_sdk.models.blocks import (
     Block,
@@ -18,16 +17,17 @@ from slack_sdk.models.views import View
 
 from blocks.card import SEGMENT_ICON
 from blocks.ids import HomeBlock
-from blocks.report_parts import playbook_flags
+from blocks.report_parts import OpenCaseLike, playbook_flags
 from blocks.text import is_url, link, money, safe, slack_date, truncate
+from bot.domain.vocabulary import CaseStatus
 
 VIEW_BLOCKS = 100
 HEAD_BLOCKS = 3  # header, summary, divider
 STATUS_WORDS = {
-    "open": "Open: not claimed yet",
-    "claimed": "Claimed",
-    "contacted": "Contacted",
-    "resolved": "Resolved",
+    CaseStatus.OPEN: "Open: not claimed yet",
+    CaseStatus.CLAIMED: "Claimed",
+    CaseStatus.CONTACTED: "Contacted",
+    CaseStatus.RESOLVED: "Resolved",
 }
 ABOUT = (
     "*No open follow-ups for you right now.* :tada:\n\n"
@@ -39,30 +39,7 @@ ABOUT = (
 )
 
 
-class HomeRowLike(Protocol):
-    """What App Home needs to know about one open case."""
-
-    @property
-    def case_id(self) -> int: ...
-    @property
-    def segment(self) -> str: ...
-    @property
-    def score(self) -> int: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def customer_name(self) -> str: ...
-    @property
-    def account_name(self) -> str: ...
-    @property
-    def arr(self) -> float | None: ...
-    @property
-    def contact_due_at(self) -> datetime: ...
-    @property
-    def overdue(self) -> bool: ...
-
-
-def home_row_text(row: HomeRowLike, link_url: str | None) -> str:
+def home_row_text(row: OpenCaseLike, link_url: str | None) -> str:
     """One case as mrkdwn: who, where, the score, its state and deadline, and its card."""
     icon = SEGMENT_ICON.get(row.segment, "")
     first = (
@@ -80,7 +57,7 @@ def home_row_text(row: HomeRowLike, link_url: str | None) -> str:
     return truncate("\n".join(lines), 3000)
 
 
-def home_view(rows: Sequence[HomeRowLike], *, now: datetime, links: Mapping[int, str]) -> View:
+def home_view(rows: Sequence[OpenCaseLike], *, now: datetime, links: Mapping[int, str]) -> View:
     """The Home tab: the rows as given (already ordered), or what the bot does when none."""
     if not rows:
         blocks: list[Block] = [

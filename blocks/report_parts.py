@@ -142,8 +142,8 @@ class KpiSummaryLike(Protocol):
     def detractors(self) -> int: ...
 
 
-class DigestRowLike(Protocol):
-    """One open case in the standup digest."""
+class OpenCaseLike(Protocol):
+    """One open case as a list shows it: App Home and the standup digest."""
 
     @property
     def case_id(self) -> int: ...

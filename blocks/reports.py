@@ -26,7 +26,7 @@ from blocks.report_parts import (
     OFF_TARGET,
     SECTION_LIMIT,
     DigestCountsLike,
-    DigestRowLike,
+    OpenCaseLike,
     ReportBlock,
     RootCauseRowLike,
     context_block,
@@ -97,7 +97,7 @@ def _rough(span: timedelta) -> str:
     return f"{hours}h" if hours else f"{minutes}m"
 
 
-def deadline_text(row: DigestRowLike, now: datetime) -> str | None:
+def deadline_text(row: OpenCaseLike, now: datetime) -> str | None:
     """Time to the contact deadline or past it; None once the customer was contacted."""
     if row.overdue:
         return f"*{OFF_TARGET} {_rough(now - row.contact_due_at)} overdue*"
@@ -108,7 +108,7 @@ def deadline_text(row: DigestRowLike, now: datetime) -> str | None:
     return "due now"
 
 
-def digest_row_text(row: DigestRowLike, *, now: datetime, link_url: str | None) -> str:
+def digest_row_text(row: OpenCaseLike, *, now: datetime, link_url: str | None) -> str:
     """One open case on one line: who, where, ARR, score, owner, state, deadline and its card."""
     parts = [
         f"{SEGMENT_ICON.get(row.segment, '')} *{safe(row.customer_name, NAME_LIMIT)}*".strip(),
@@ -139,7 +139,7 @@ def _counts_fields(counts: DigestCountsLike) -> list[MarkdownTextObject]:
 
 
 def digest_blocks(
-    rows: Sequence[DigestRowLike],
+    rows: Sequence[OpenCaseLike],
     counts: DigestCountsLike,
     *,
     now: datetime,
@@ -185,7 +185,7 @@ def digest_blocks(
     return blocks[:MESSAGE_BLOCKS]
 
 
-def digest_text(rows: Sequence[DigestRowLike], counts: DigestCountsLike, *, title: str) -> str:
+def digest_text(rows: Sequence[OpenCaseLike], counts: DigestCountsLike, *, title: str) -> str:
     """The digest's one-line fallback for notifications."""
     if not rows:
         head = EMPTY_DIGEST

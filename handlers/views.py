@@ -34,46 +34,36 @@ def _submit(
     return submit
 
 
+Block = modals.ModalBlock
+Callback = ModalCallback
+
+# Each modal: its parser, the workflow step it feeds, and the block a refusal is shown beside.
+SUBMISSIONS: tuple[tuple[str, Callable[..., Any], Callable[..., Outcome], str], ...] = (
+    (
+        ModalCallback.LOG_CONTACT,
+        forms.parse_log_contact,
+        Workflow.log_contact,
+        Block.CONTACT_OUTCOME,
+    ),
+    (Callback.ROOT_CAUSE, forms.parse_root_cause, Workflow.root_cause, Block.CAUSE),
+    (Callback.RESOLVE, forms.parse_resolve, Workflow.resolve, Block.SUMMARY),
+    (Callback.INSIGHT, playbook_modals.parse_insight, Workflow.insight, Block.CAUSE),
+    (
+        ModalCallback.ADVOCACY,
+        playbook_modals.parse_advocacy,
+        Workflow.advocacy,
+        Block.ADVOCACY_KIND,
+    ),
+)
+
+
 def register(app: App) -> None:
-    app.view(ModalCallback.LOG_CONTACT)(
-        _submit(
-            forms.parse_log_contact,
-            lambda w, case_id, user, entry: w.log_contact(case_id, user, entry),
-            modals.ModalBlock.CONTACT_OUTCOME,
-        )
-    )
-    app.view(ModalCallback.ROOT_CAUSE)(
-        _submit(
-            forms.parse_root_cause,
-            lambda w, case_id, user, entry: w.root_cause(case_id, user, entry),
-            modals.ModalBlock.CAUSE,
-        )
-    )
-    app.view(ModalCallback.RESOLVE)(
-        _submit(
-            forms.parse_resolve,
-            lambda w, case_id, user, entry: w.resolve(case_id, user, entry),
-            modals.ModalBlock.SUMMARY,
-        )
-    )
+    for callback, parse, apply, error_block in SUBMISSIONS:
+        app.view(callback)(_submit(parse, apply, error_block))
     app.view(ModalCallback.REASSIGN)(
         _submit(
             forms.parse_reassign,
             lambda w, case_id, user, entry: w.reassign(case_id, user, entry.new_owner),
-            modals.ModalBlock.NEW_OWNER,
-        )
-    )
-    app.view(ModalCallback.INSIGHT)(
-        _submit(
-            playbook_modals.parse_insight,
-            lambda w, case_id, user, entry: w.insight(case_id, user, entry),
-            modals.ModalBlock.CAUSE,
-        )
-    )
-    app.view(ModalCallback.ADVOCACY)(
-        _submit(
-            playbook_modals.parse_advocacy,
-            lambda w, case_id, user, entry: w.advocacy(case_id, user, entry),
-            modals.ModalBlock.ADVOCACY_KIND,
+            Block.NEW_OWNER,
         )
     )

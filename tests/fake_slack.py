@@ -34,7 +34,11 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
+from bot.app.sandbox.checks import SlackError as _SlackError
 from bot.app.sandbox.checks import block_errors as _block_errors
+from bot.app.sandbox.checks import given as _given
+from bot.app.sandbox.checks import invalid_arguments as _invalid_arguments
+from bot.app.sandbox.checks import truthy as _truthy
 from bot.app.sandbox.checks import view_errors as _view_errors
 from tests.fake_slack_errors import documented
 
@@ -181,34 +185,8 @@ class _Bucket:
     updated: float
 
 
-class _SlackError(Exception):
-    """Ends a method handler with `{"ok": false, "error": ...}` plus any extra fields."""
-
-    def __init__(self, error: str, **extra: Any) -> None:
-        super().__init__(error)
-        self.error = error
-        self.extra = extra
-
-    def payload(self) -> JSON:
-        return {"ok": False, "error": self.error, **self.extra}
-
-
-def _invalid_arguments(*messages: str) -> _SlackError:
-    return _SlackError(
-        "invalid_arguments", response_metadata={"messages": [f"[ERROR] {m}" for m in messages]}
-    )
-
-
 def _missing(name: str) -> _SlackError:
     return _invalid_arguments(f"missing required field: {name}")
-
-
-def _given(value: Any) -> bool:
-    return value is not None and value != "" and value != []
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or (isinstance(value, str | int) and str(value).lower() in ("1", "true"))
 
 
 def _text_of(args: JSON) -> str:

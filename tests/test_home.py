@@ -9,8 +9,9 @@ from typing import Any
 
 from slack_sdk.models.views import View
 
-from blocks.home import HomeRowLike, home_view
+from blocks.home import home_view
 from blocks.ids import HomeBlock
+from blocks.report_parts import OpenCaseLike
 from tests.test_card import NOW, assert_within_limits
 
 
@@ -42,7 +43,7 @@ def rows_of(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_rows_in_the_given_order_with_status_deadline_and_link() -> None:
-    rows: list[HomeRowLike] = [
+    rows: list[OpenCaseLike] = [
         Row(1, overdue=True, contact_due_at=NOW - timedelta(hours=3)),
         Row(2, segment="passive", score=7, status="claimed", arr=2_500_000, account_name="Big"),
         Row(3, segment="promoter", score=10, status="contacted", arr=None),

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -156,57 +157,26 @@ class Workflow:
             lambda: cases.claim(self.engine, case_id, actor=actor, now=self.clock()),
         )
 
-    def log_contact(self, case_id: int, actor: str, entry: object) -> Outcome:
+    def _change(
+        self, act: Act, case_id: int, actor: str, change: Callable[..., Any], entry: object
+    ) -> Outcome:
+        """Run a change whose keyword arguments are a modal's parsed fields, named alike."""
+        fields = vars(entry)
         return self._run(
-            Act.LOG_CONTACT,
+            act,
             case_id,
             actor,
-            lambda: cases.log_contact(
-                self.engine,
-                case_id,
-                actor=actor,
-                how=entry.how,  # type: ignore[attr-defined]
-                outcome=entry.outcome,  # type: ignore[attr-defined]
-                notes=entry.notes,  # type: ignore[attr-defined]
-                next_follow_up=entry.next_follow_up,  # type: ignore[attr-defined]
-                now=self.clock(),
-            ),
+            lambda: change(self.engine, case_id, actor=actor, now=self.clock(), **fields),
         )
+
+    def log_contact(self, case_id: int, actor: str, entry: object) -> Outcome:
+        return self._change(Act.LOG_CONTACT, case_id, actor, cases.log_contact, entry)
 
     def root_cause(self, case_id: int, actor: str, entry: object) -> Outcome:
-        return self._run(
-            Act.ROOT_CAUSE,
-            case_id,
-            actor,
-            lambda: cases.log_root_cause(
-                self.engine,
-                case_id,
-                actor=actor,
-                cause=entry.cause,  # type: ignore[attr-defined]
-                notes=entry.notes,  # type: ignore[attr-defined]
-                action_items=entry.action_items,  # type: ignore[attr-defined]
-                next_follow_up=entry.next_follow_up,  # type: ignore[attr-defined]
-                escalation=entry.escalation,  # type: ignore[attr-defined]
-                now=self.clock(),
-            ),
-        )
+        return self._change(Act.ROOT_CAUSE, case_id, actor, cases.log_root_cause, entry)
 
     def resolve(self, case_id: int, actor: str, entry: object) -> Outcome:
-        return self._run(
-            Act.RESOLVE,
-            case_id,
-            actor,
-            lambda: cases.resolve(
-                self.engine,
-                case_id,
-                actor=actor,
-                summary=entry.summary,  # type: ignore[attr-defined]
-                satisfied=entry.satisfied,  # type: ignore[attr-defined]
-                root_cause=entry.root_cause,  # type: ignore[attr-defined]
-                resurvey_on=entry.resurvey_on,  # type: ignore[attr-defined]
-                now=self.clock(),
-            ),
-        )
+        return self._change(Act.RESOLVE, case_id, actor, cases.resolve, entry)
 
     def done(self, case_id: int, actor: str) -> Outcome:
         return self._run(
@@ -235,33 +205,7 @@ class Workflow:
         )
 
     def insight(self, case_id: int, actor: str, entry: object) -> Outcome:
-        return self._run(
-            Act.INSIGHT,
-            case_id,
-            actor,
-            lambda: playbook_changes.log_insight(
-                self.engine,
-                case_id,
-                actor=actor,
-                theme=entry.theme,  # type: ignore[attr-defined]
-                quick_win=entry.quick_win,  # type: ignore[attr-defined]
-                notes=entry.notes,  # type: ignore[attr-defined]
-                now=self.clock(),
-            ),
-        )
+        return self._change(Act.INSIGHT, case_id, actor, playbook_changes.log_insight, entry)
 
     def advocacy(self, case_id: int, actor: str, entry: object) -> Outcome:
-        return self._run(
-            Act.ADVOCACY,
-            case_id,
-            actor,
-            lambda: playbook_changes.log_advocacy(
-                self.engine,
-                case_id,
-                actor=actor,
-                kind=entry.kind,  # type: ignore[attr-defined]
-                stage=entry.stage,  # type: ignore[attr-defined]
-                notes=entry.notes,  # type: ignore[attr-defined]
-                now=self.clock(),
-            ),
-        )
+        return self._change(Act.ADVOCACY, case_id, actor, playbook_changes.log_advocacy, entry)
